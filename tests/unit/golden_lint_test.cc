@@ -1,0 +1,54 @@
+// Golden diagnostics: every tests/golden/lint/NAME.qrules compiles to exactly the rendered text in
+// NAME.expected (full text, carets included).  QRULES_UPDATE_GOLDEN=1 rewrites the .expected files
+// — only for reviewing a deliberate change; every expected file was written by hand first.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <set>
+
+#include "qrules/compile.h"
+#include "test_util.h"
+
+using namespace qrules;
+using namespace qrules::testing;
+
+TEST_CASE("golden lint diagnostics match their expected text", "[golden]") {
+  InSourceDir cd;
+  auto files = FilesWithExtension("tests/golden/lint", ".qrules");
+  REQUIRE(files.size() >= 20);
+  bool update = std::getenv("QRULES_UPDATE_GOLDEN") != nullptr;
+  for (const auto& path : files) {
+    std::filesystem::path expected_path = path;
+    expected_path.replace_extension(".expected");
+    CompileResult r = CompileFile(path.string());
+    std::string actual = RenderText(r.diagnostics);
+    if (update) {
+      WriteText(expected_path, actual);
+      continue;
+    }
+    INFO("golden file: " << path.string() << "\nactual output:\n" << actual);
+    REQUIRE(std::filesystem::exists(expected_path));
+    CHECK(actual == ReadText(expected_path));
+  }
+}
+
+TEST_CASE("every language diagnostic code has a golden test", "[golden]") {
+  InSourceDir cd;
+  std::set<std::string> covered;
+  for (const auto& path : FilesWithExtension("tests/golden", ".expected")) {
+    std::string text = ReadText(path);
+    for (size_t p = text.find(" ["); p != std::string::npos; p = text.find(" [", p + 1)) {
+      size_t e = text.find("]\n", p);
+      if (e != std::string::npos) covered.insert(text.substr(p + 2, e - p - 2));
+    }
+  }
+  // The codes of the table in language.md that need no model.
+  for (const char* code : {"syntax", "unknown-field", "unknown-dtype", "unknown-qscheme",
+                           "unknown-granularity", "unknown-qparams", "invalid-spec", "regex-syntax",
+                           "mixed-keys", "global-module-spec", "duplicate-entry", "unknown-spec",
+                           "spec-cycle", "import-not-found", "import-cycle", "invalid-schedule",
+                           "unescaped-dot", "short-type-name", "shadowed-entry"}) {
+    INFO(code);
+    CHECK(covered.count(code) == 1);
+  }
+}
