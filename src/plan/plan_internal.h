@@ -1,0 +1,7 @@
+// Private helpers of the plan stage.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "qrules/plan.h"

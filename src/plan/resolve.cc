@@ -1,0 +1,1152 @@
+// Resolution: rule table x model -> plan.  The steps are those of plan.h (semantics.md §b), in
+// order; each function below is one step.
+#include <algorithm>
+#include <numeric>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include "plan/plan_internal.h"
+#include "qrules/plan.h"
+
+namespace qrules {
+namespace {
+
+// A compiled set of name selectors: exact names in a hash map, regexes in one RE2::Set, so that
+// matching one name against every selector is one hash lookup plus one Set pass.
+class SelectorIndex {
+ public:
+  void Add(const NameSelector& s, int id) {
+    if (!s.is_regex) {
+      exact_[s.text].push_back(id);
+      return;
+    }
+    if (set_.Add(s.text, nullptr) >= 0) regex_ids_.push_back(id);
+  }
+  void Compile() { compiled_ = !regex_ids_.empty() && set_.Compile(); }
+  // Ids of every selector matching `name`, sorted ascending.
+  void Match(std::string_view name, std::vector<int>& out) const {
+    out.clear();
+    if (auto it = exact_.find(std::string(name)); it != exact_.end()) out = it->second;
+    if (compiled_) {
+      hits_.clear();
+      set_.Match(re2::StringPiece(name.data(), name.size()), &hits_);
+      for (int h : hits_) out.push_back(regex_ids_[static_cast<size_t>(h)]);
+    }
+    std::sort(out.begin(), out.end());
+  }
+
+ private:
+  std::unordered_map<std::string, std::vector<int>> exact_;
+  RE2::Set set_{RE2::Quiet, RE2::ANCHOR_BOTH};
+  std::vector<int> regex_ids_;
+  bool compiled_ = false;
+  mutable std::vector<int> hits_;
+};
+
+// One scope of the rule file: global, a module_type entry or a module_name entry.
+struct Scope {
+  ModuleLevel level;
+  int entry;  // index in its list; -1 for global
+  const ModuleQuantizerConfig* config;
+  Origin origin;
+};
+
+struct PatternMatch {
+  std::vector<OpId> ops;  // key op first
+  ModuleLevel module_level;
+  OpLevel op_level;
+  OpId key;
+};
+
+std::string ScopeText(const QuantizerConfig& cfg, ModuleLevel level, int entry) {
+  if (level == ModuleLevel::kGlobal) return "global";
+  if (level == ModuleLevel::kType) return fmt::format("module_type \"{}\"", cfg.module_type[static_cast<size_t>(entry)].type_name);
+  return fmt::format("module_name {}", cfg.module_name[static_cast<size_t>(entry)].selector.ToString());
+}
+
+std::string At(const SourceRange& r) {
+  std::string fl = r.FileLine();
+  return fl.empty() ? "" : " (" + fl + ")";
+}
+
+class Resolver {
+ public:
+  Resolver(std::shared_ptr<const CompiledRules> rules, std::shared_ptr<const Model> model,
+           const ResolveOptions& options)
+      : rules_(std::move(rules)), model_(std::move(model)), cfg_(rules_->config), options_(options) {
+    plan_ = std::make_shared<Plan>();
+    plan_->model = model_;
+    plan_->rules = rules_;
+    global_ = cfg_.EffectiveGlobal();
+  }
+
+  PlanResult Run() {
+    BuildScopes();
+    AssignModules();     // §b.1
+    SelectOpConfigs();   // §b.2, §b.3
+    InitTensorPlans();
+    AnnotatePatterns();  // §b.4 - b.6
+    ApplyModuleSpecs();  // §b.7
+    ResolveAxes();       // §b.10, Part 1 #6
+    CompactPoints();
+    AssignSchedules();   // §d
+    if (options_.lint) LintAgainstModel();
+    CheckExpectations();
+    PlanResult r;
+    r.diagnostics = std::move(diags_);
+    if (!HasErrors(r.diagnostics)) r.plan = std::move(plan_);
+    return r;
+  }
+
+ private:
+  const Model& M() const { return *model_; }
+
+  Diagnostic& Report(DiagCode code, const SourceRange& where, std::string message) {
+    DiagLocation loc = DiagLocation::From(where);
+    if (loc.file.empty()) loc.file = M().name();
+    diags_.push_back(MakeDiagnostic(code, std::move(loc), std::move(message)));
+    return diags_.back();
+  }
+
+  // --- scopes and their op-name index ------------------------------------------------------------
+  void BuildScopes() {
+    scopes_.push_back({ModuleLevel::kGlobal, -1, &global_,
+                       {cfg_.global ? cfg_.global->where : SourceRange{},
+                        cfg_.global ? "global" : "global (absent: the default W8A8 config)"}});
+    for (size_t i = 0; i < cfg_.module_type.size(); ++i) {
+      scopes_.push_back({ModuleLevel::kType, static_cast<int>(i), &cfg_.module_type[i].config,
+                         {cfg_.module_type[i].where, ScopeText(cfg_, ModuleLevel::kType, static_cast<int>(i))}});
+    }
+    for (size_t i = 0; i < cfg_.module_name.size(); ++i) {
+      scopes_.push_back({ModuleLevel::kName, static_cast<int>(i), &cfg_.module_name[i].config,
+                         {cfg_.module_name[i].where, ScopeText(cfg_, ModuleLevel::kName, static_cast<int>(i))}});
+    }
+    for (size_t s = 0; s < scopes_.size(); ++s) {
+      const auto& entries = scopes_[s].config->op_name;
+      for (size_t k = 0; k < entries.size(); ++k) {
+        op_name_ids_.push_back({static_cast<int>(s), static_cast<int>(k)});
+        op_name_index_.Add(entries[k].selector, static_cast<int>(op_name_ids_.size() - 1));
+      }
+    }
+    op_name_index_.Compile();
+  }
+
+  int ScopeIndex(ModuleLevel level, int entry) const {
+    if (level == ModuleLevel::kGlobal) return 0;
+    if (level == ModuleLevel::kType) return 1 + entry;
+    return 1 + static_cast<int>(cfg_.module_type.size()) + entry;
+  }
+
+  // --- §b.1: one config per module -----------------------------------------------------------------
+  void AssignModules() {
+    const size_t n = M().modules().size();
+    plan_->modules.resize(n);
+    assigned_.assign(n, false);
+    // named_modules() order: preorder from the root.
+    std::vector<ModuleId> stack{0};
+    while (!stack.empty()) {
+      ModuleId m = stack.back();
+      stack.pop_back();
+      preorder_.push_back(m);
+      const auto& ch = M().module(m).children;
+      for (auto it = ch.rbegin(); it != ch.rend(); ++it) stack.push_back(*it);
+    }
+    // Which module_name entries match which modules (one pass per module name).
+    SelectorIndex names;
+    for (size_t e = 0; e < cfg_.module_name.size(); ++e) names.Add(cfg_.module_name[e].selector, static_cast<int>(e));
+    names.Compile();
+    name_matches_.assign(cfg_.module_name.size(), {});
+    type_matches_.assign(cfg_.module_type.size(), {});
+    module_name_hits_.assign(n, {});
+    module_type_hits_.assign(n, {});
+    std::vector<int> hits;
+    std::unordered_map<std::string, std::vector<int>> types;
+    for (size_t e = 0; e < cfg_.module_type.size(); ++e) types[cfg_.module_type[e].type_name].push_back(static_cast<int>(e));
+    for (auto it = preorder_.rbegin(); it != preorder_.rend(); ++it) {  // reversed(named_modules())
+      const Module& mod = M().module(*it);
+      names.Match(mod.name, hits);
+      for (int e : hits) name_matches_[static_cast<size_t>(e)].push_back(*it);
+      module_name_hits_[static_cast<size_t>(*it)] = hits;
+      if (auto t = types.find(mod.type); t != types.end() && !mod.type.empty()) {
+        for (int e : t->second) type_matches_[static_cast<size_t>(e)].push_back(*it);
+        module_type_hits_[static_cast<size_t>(*it)] = t->second;
+      }
+    }
+    for (int e = static_cast<int>(cfg_.module_name.size()) - 1; e >= 0; --e) {
+      for (ModuleId m : name_matches_[static_cast<size_t>(e)]) Assign(m, m, ModuleLevel::kName, e);
+    }
+    for (int e = static_cast<int>(cfg_.module_type.size()) - 1; e >= 0; --e) {
+      for (ModuleId m : type_matches_[static_cast<size_t>(e)]) Assign(m, m, ModuleLevel::kType, e);
+    }
+    for (auto it = preorder_.rbegin(); it != preorder_.rend(); ++it) Assign(*it, *it, ModuleLevel::kGlobal, -1);
+    // Entries that matched a module and lost.
+    for (size_t m = 0; m < n; ++m) {
+      ModulePlan& mp = plan_->modules[m];
+      for (int e : module_name_hits_[m]) {
+        if (mp.level == ModuleLevel::kName && mp.entry == e) continue;
+        mp.also_matched.push_back({cfg_.module_name[static_cast<size_t>(e)].where, LossReason(mp, ModuleLevel::kName, e)});
+      }
+      for (int e : module_type_hits_[m]) {
+        if (mp.level == ModuleLevel::kType && mp.entry == e) continue;
+        mp.also_matched.push_back({cfg_.module_type[static_cast<size_t>(e)].where, LossReason(mp, ModuleLevel::kType, e)});
+      }
+    }
+  }
+
+  std::string LossReason(const ModulePlan& winner, ModuleLevel level, int entry) const {
+    std::string who = ScopeText(cfg_, level, entry) + At(level == ModuleLevel::kName
+                                                             ? cfg_.module_name[static_cast<size_t>(entry)].where
+                                                             : cfg_.module_type[static_cast<size_t>(entry)].where);
+    std::string by = winner.origin.description;
+    if (winner.level == ModuleLevel::kName && level == ModuleLevel::kType) {
+      return fmt::format("{} lost: module_name beats module_type ({} decided)", who, by);
+    }
+    if (winner.matched_at != winner.module) {
+      return fmt::format("{} lost: {} matched ancestor '{}' and its config propagates down first (later entries win)",
+                         who, by, M().module(winner.matched_at).name);
+    }
+    return fmt::format("{} lost: the later entry {} wins", who, by);
+  }
+
+  void Assign(ModuleId m, ModuleId matched_at, ModuleLevel level, int entry) {
+    if (assigned_[static_cast<size_t>(m)]) return;
+    assigned_[static_cast<size_t>(m)] = true;
+    ModulePlan& mp = plan_->modules[static_cast<size_t>(m)];
+    mp.module = m;
+    mp.level = level;
+    mp.entry = entry;
+    mp.matched_at = matched_at;
+    const Scope& s = scopes_[static_cast<size_t>(ScopeIndex(level, entry))];
+    mp.origin = s.origin;
+    if (matched_at != m) {
+      mp.origin.description += fmt::format(", inherited from '{}'", M().module(matched_at).name);
+    }
+    for (ModuleId c : M().module(m).children) Assign(c, matched_at, level, entry);
+  }
+
+  const Scope& ScopeOf(ModuleId m) const {
+    const ModulePlan& mp = plan_->modules[static_cast<size_t>(m)];
+    return scopes_[static_cast<size_t>(ScopeIndex(mp.level, mp.entry))];
+  }
+
+  // --- §b.2, §b.3: the op config of each op ----------------------------------------------------------
+  void SelectOpConfigs() {
+    const size_t n = M().ops().size();
+    plan_->ops.resize(n);
+    op_configs_.resize(n);
+    op_name_matches_.resize(n);
+    std::vector<int> hits;
+    for (size_t i = 0; i < n; ++i) {
+      const Op& op = M().op(static_cast<OpId>(i));
+      OpPlan& p = plan_->ops[i];
+      p.op = static_cast<OpId>(i);
+      p.governing_module = op.module;
+      const ModulePlan& mp = plan_->modules[static_cast<size_t>(op.module)];
+      p.module_level = mp.level;
+      const Scope& scope = ScopeOf(op.module);
+      int scope_index = ScopeIndex(mp.level, mp.entry);
+      op_name_index_.Match(op.name, hits);
+      op_name_matches_[i] = hits;
+      // The last matching op_name entry of the governing scope (reverse order, first match).
+      int chosen = -1;
+      for (int h : hits) {
+        auto [s, k] = op_name_ids_[static_cast<size_t>(h)];
+        if (s != scope_index) continue;
+        if (chosen >= 0) {
+          const OpNameEntry& lost = scope.config->op_name[static_cast<size_t>(chosen)];
+          p.also_matched.push_back({lost.where, fmt::format("op_name {}{} lost: a later op_name entry also matches",
+                                                            lost.selector.ToString(), At(lost.where))});
+        }
+        chosen = k;
+      }
+      const OpTypeEntry* type_entry = nullptr;
+      for (auto it = scope.config->op_type.rbegin(); it != scope.config->op_type.rend(); ++it) {
+        if (it->op_type == op.type) {
+          type_entry = &*it;
+          break;
+        }
+      }
+      if (chosen >= 0) {
+        const OpNameEntry& e = scope.config->op_name[static_cast<size_t>(chosen)];
+        p.op_level = OpLevel::kOpName;
+        op_configs_[i] = e.Effective();
+        p.config_origin = {e.where, fmt::format("{} > op_name {}", mp.origin.description, e.selector.ToString())};
+        if (type_entry) {
+          p.also_matched.push_back({type_entry->where, fmt::format("op_type {}{} lost: op_name beats op_type",
+                                                                   type_entry->op_type, At(type_entry->where))});
+        }
+      } else if (type_entry) {
+        p.op_level = OpLevel::kOpType;
+        op_configs_[i] = type_entry->Effective();
+        p.config_origin = {type_entry->where, fmt::format("{} > op_type {}", mp.origin.description, type_entry->op_type)};
+      } else {
+        p.op_level = OpLevel::kDefault;
+        op_configs_[i] = scope.config->DefaultOpConfig();
+        p.config_origin = {mp.origin.where, mp.origin.description};
+      }
+      for (const auto& lost : mp.also_matched) p.also_matched.push_back(lost);
+    }
+  }
+
+  // --- tensor plans ------------------------------------------------------------------------------
+  // Distinct input tensors of an op, in argument order (duplicates collapse, §b.4), with the raw
+  // index of the first occurrence.
+  std::vector<std::pair<TensorId, size_t>> DistinctInputs(const Op& op) const {
+    std::vector<std::pair<TensorId, size_t>> out;
+    for (size_t i = 0; i < op.inputs.size(); ++i) {
+      TensorId t = op.inputs[i];
+      if (t == kNoTensor) continue;
+      if (std::none_of(out.begin(), out.end(), [&](const auto& p) { return p.first == t; })) out.push_back({t, i});
+    }
+    return out;
+  }
+
+  void InitTensorPlans() {
+    const size_t n = M().ops().size();
+    plan_->input_points.resize(n);
+    plan_->output_points.resize(n);
+    plan_->state_points.assign(M().tensors().size(), -1);
+    out_point_.assign(M().tensors().size(), -1);
+    state_decided_.assign(M().tensors().size(), false);
+    registered_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Op& op = M().op(static_cast<OpId>(i));
+      plan_->input_points[i].assign(op.inputs.size(), Plan::kInheritPoint);
+      plan_->output_points[i].assign(op.outputs.size(), -1);
+      const OpTypeInfo* info = FindOpTypeCached(op.type);
+      registered_[i] = info && info->is_pattern_key();
+      OpPlan& p = plan_->ops[i];
+      auto inputs = DistinctInputs(op);
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        TensorId t = inputs[k].first;
+        const TensorInfo& ti = M().tensor(t);
+        TensorPlan tp;
+        tp.tensor = t;
+        if (ti.is_state()) {
+          tp.role = TensorRole::kState;
+          tp.key = TensorKey::Name(ti.local_name.empty() ? ti.name : ti.local_name);
+        } else {
+          tp.role = TensorRole::kInput;
+          tp.key = TensorKey::Index(static_cast<int64_t>(k));
+        }
+        tp.reason = !ti.is_float() ? Reason::kNotFloat : registered_[i] ? Reason::kNoRule : Reason::kNotRegistered;
+        p.tensors.push_back(std::move(tp));
+      }
+      for (size_t k = 0; k < op.outputs.size(); ++k) {
+        TensorPlan tp;
+        tp.role = TensorRole::kOutput;
+        tp.key = TensorKey::Index(static_cast<int64_t>(k));
+        tp.tensor = op.outputs[k];
+        const TensorInfo& ti = M().tensor(tp.tensor);
+        tp.reason = !ti.is_float() ? Reason::kNotFloat : registered_[i] ? Reason::kNoRule : Reason::kNotRegistered;
+        p.tensors.push_back(std::move(tp));
+      }
+    }
+  }
+
+  const OpTypeInfo* FindOpTypeCached(const std::string& type) {
+    auto [it, inserted] = type_cache_.emplace(type, nullptr);
+    if (inserted) it->second = FindOpType(type);
+    return it->second;
+  }
+
+  TensorPlan* FindTensorPlan(OpId op, TensorRole role, TensorId t) {
+    for (auto& tp : plan_->ops[static_cast<size_t>(op)].tensors) {
+      if (tp.role == role && tp.tensor == t) return &tp;
+    }
+    return nullptr;
+  }
+
+  int NewPoint(TensorId t, bool is_state, const QuantizationSpec& spec, Origin origin) {
+    FakeQuantPoint p;
+    p.id = static_cast<int>(plan_->points.size());
+    p.tensor = t;
+    p.is_state = is_state;
+    p.spec = spec;
+    p.origin = std::move(origin);
+    plan_->points.push_back(std::move(p));
+    return plan_->points.back().id;
+  }
+
+  // Looks a tensor up in a map: explicit keys first (index, then name), then `*` (§b.4).
+  static const TensorSpecEntry* Lookup(const TensorSpecMap& map, std::initializer_list<TensorKey> ids) {
+    for (const TensorKey& k : ids) {
+      if (k.kind == TensorKey::Kind::kName && k.name.empty()) continue;
+      if (const TensorSpecEntry* e = map.Find(k)) return e;
+    }
+    return map.Find(TensorKey::All());
+  }
+
+  Origin EntryOrigin(const OpPlan& p, std::string_view group, const TensorSpecEntry& e) const {
+    std::string where = p.config_origin.description;
+    if (p.op_level == OpLevel::kDefault) where += fmt::format(" > {}", group);
+    else where += fmt::format(" > {}", group);
+    return {e.where.valid() ? e.where : p.config_origin.where, fmt::format("{}[{}]", where, e.key.ToString())};
+  }
+
+  // --- §b.5, §b.6: patterns, fusion, annotation order, edge sharing ----------------------------------
+  // The sole consumer of op's output 0, when it has exactly one and the tensor is not a graph output.
+  OpId SoleConsumer(const Op& op) const {
+    if (op.outputs.empty()) return kNoOp;
+    const TensorInfo& t = M().tensor(op.outputs[0]);
+    if (t.consumers.size() != 1) return kNoOp;
+    for (TensorId o : M().outputs()) {
+      if (o == op.outputs[0]) return kNoOp;
+    }
+    return t.consumers[0];
+  }
+
+  void AnnotatePatterns() {
+    std::vector<PatternMatch> matches;
+    std::vector<size_t> topo(M().ops().size());
+    for (size_t i = 0; i < M().ops().size(); ++i) {
+      if (!registered_[i]) continue;
+      const Op& op = M().op(static_cast<OpId>(i));
+      const OpTypeInfo* info = FindOpTypeCached(op.type);
+      std::string_view fam = info->pattern;
+      const OpPlan& p = plan_->ops[i];
+      auto add = [&](std::vector<OpId> ops) {
+        matches.push_back({std::move(ops), p.module_level, p.op_level, static_cast<OpId>(i)});
+      };
+      bool weighted = fam == "conv" || fam == "conv_transpose" || fam == "linear";
+      bool act_tail = weighted || fam == "matmul" || fam == "add" || fam == "mul";
+      OpId next = SoleConsumer(op);
+      const OpTypeInfo* next_info = next != kNoOp ? FindOpTypeCached(M().op(next).type) : nullptr;
+      if (weighted && next_info && next_info->batch_norm) {
+        OpId after = SoleConsumer(M().op(next));
+        const OpTypeInfo* after_info = after != kNoOp ? FindOpTypeCached(M().op(after).type) : nullptr;
+        if (after_info && after_info->activation) add({static_cast<OpId>(i), next, after});
+        add({static_cast<OpId>(i), next});
+      }
+      if (act_tail && next_info && next_info->activation) add({static_cast<OpId>(i), next});
+      add({static_cast<OpId>(i)});
+    }
+    std::stable_sort(matches.begin(), matches.end(), [](const PatternMatch& a, const PatternMatch& b) {
+      return std::make_tuple(static_cast<int>(a.module_level), static_cast<int>(a.op_level), -static_cast<int>(a.ops.size()), a.key) <
+             std::make_tuple(static_cast<int>(b.module_level), static_cast<int>(b.op_level), -static_cast<int>(b.ops.size()), b.key);
+    });
+    annotated_.assign(M().ops().size(), false);
+    for (const PatternMatch& m : matches) {
+      if (std::any_of(m.ops.begin(), m.ops.end(), [&](OpId o) { return annotated_[static_cast<size_t>(o)]; })) continue;
+      for (OpId o : m.ops) annotated_[static_cast<size_t>(o)] = true;
+      AnnotateMatch(m);
+    }
+  }
+
+  static std::string PatternName(std::string_view fam, const std::vector<OpId>& ops, const Model& model) {
+    std::string name(fam);
+    for (size_t i = 1; i < ops.size(); ++i) {
+      const OpTypeInfo* info = FindOpType(model.op(ops[i]).type);
+      name += info && info->batch_norm ? "_bn" : "_act";
+    }
+    return name;
+  }
+
+  void AnnotateMatch(const PatternMatch& m) {
+    const OpId key = m.key;
+    const Op& op = M().op(key);
+    OpPlan& p = plan_->ops[static_cast<size_t>(key)];
+    const OpTypeInfo* info = FindOpTypeCached(op.type);
+    p.pattern = PatternName(info->pattern, m.ops, M());
+    const OpQuantizerConfig& c = op_configs_[static_cast<size_t>(key)];
+    TensorSpecMap in_map = c.Input(), out_map = c.Output(), state_map = c.State();
+    for (size_t i = 1; i < m.ops.size(); ++i) {
+      p.fused.push_back(m.ops[i]);
+      OpPlan& inner = plan_->ops[static_cast<size_t>(m.ops[i])];
+      inner.fused_into = key;
+      inner.pattern = p.pattern;
+      for (auto& tp : inner.tensors) {
+        if (tp.reason == Reason::kNotFloat) continue;
+        tp.reason = Reason::kInsidePattern;
+        tp.note = fmt::format("inside pattern {} of '{}'", p.pattern, op.name);
+      }
+    }
+    // The tensors between fused ops are never quantized.
+    for (size_t i = 0; i + 1 < m.ops.size(); ++i) {
+      for (auto& tp : plan_->ops[static_cast<size_t>(m.ops[i])].tensors) {
+        if (tp.role == TensorRole::kOutput && tp.reason != Reason::kNotFloat) {
+          tp.reason = Reason::kInsidePattern;
+          tp.note = fmt::format("inside pattern {}", p.pattern);
+        }
+      }
+    }
+    // Inputs and states of the key op.
+    auto inputs = DistinctInputs(op);
+    int shared_point = -1;
+    bool first_activation = true;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      auto [t, raw] = inputs[k];
+      const TensorInfo& ti = M().tensor(t);
+      TensorPlan* tp = FindTensorPlan(key, ti.is_state() ? TensorRole::kState : TensorRole::kInput, t);
+      if (ti.is_state()) {
+        const TensorSpecEntry* explicit_index = in_map.Find(TensorKey::Index(static_cast<int64_t>(k)));
+        if (explicit_index) {
+          Report(DiagCode::kStateInputIndex, explicit_index->where,
+                 fmt::format("op_input index {} of op '{}' is the state tensor '{}'; configure it with op_state [{}]",
+                             k, op.name, ti.name, ti.local_name));
+        }
+        AnnotateState(key, t, *tp, Lookup(state_map, {TensorKey::Name(ti.local_name)}), p, state_map.empty());
+        continue;
+      }
+      if (!ti.is_float()) continue;
+      const TensorSpecEntry* e =
+          Lookup(in_map, {TensorKey::Index(static_cast<int64_t>(k)), TensorKey::Name(std::string(M().InputName(op, raw)))});
+      if (info->shared_observer && !first_activation) {
+        // Later inputs of a shared-observer op (cat) share the first input's fake-quant.
+        if (shared_point >= 0) {
+          SetInputPoint(key, t, shared_point);
+          tp->point = shared_point;
+          tp->reason = Reason::kSharedObserver;
+          tp->note = "shares the fake-quant of the first input";
+        }
+        continue;
+      }
+      first_activation = false;
+      int producer_point = out_point_[static_cast<size_t>(t)];
+      if (producer_point >= 0) {
+        tp->point = producer_point;
+        tp->reason = Reason::kSharedEdge;
+        tp->note = "the producer's output fake-quant is on this edge";
+        shared_point = producer_point;
+      } else if (e && e->spec) {
+        int pt = NewPoint(t, false, *e->spec, EntryOrigin(p, "op_input", *e));
+        SetInputPoint(key, t, pt);
+        tp->point = pt;
+        tp->reason = Reason::kQuantized;
+        tp->origin = plan_->points[static_cast<size_t>(pt)].origin;
+        shared_point = pt;
+      } else {
+        tp->reason = e || in_map.empty() ? Reason::kDisabled : Reason::kNoRule;
+        tp->origin = e ? EntryOrigin(p, "op_input", *e) : Origin{p.config_origin.where, p.config_origin.description + " > op_input: none"};
+      }
+    }
+    // Output of the last op of the pattern.
+    const OpId last = m.ops.back();
+    const Op& last_op = M().op(last);
+    if (last_op.outputs.empty()) return;
+    TensorId out = last_op.outputs[0];
+    TensorPlan* otp = FindTensorPlan(last, TensorRole::kOutput, out);
+    if (!M().tensor(out).is_float()) return;
+    if (info->shared_observer && shared_point >= 0) {
+      if (int adopted = ConsumerPointOn(out); adopted >= 0 && adopted != shared_point) {
+        // A consumer annotated earlier already put its fake-quant on this edge (§b.6).
+        SetOutputPoint(last, out, adopted, /*adopt=*/true);
+        otp->point = adopted;
+        otp->reason = Reason::kSharedEdge;
+        otp->note = "adopts the fake-quant a consumer already put on this edge";
+        return;
+      }
+      SetOutputPoint(last, out, shared_point, /*adopt=*/false);
+      otp->point = shared_point;
+      otp->reason = Reason::kSharedObserver;
+      otp->note = "shares the input's fake-quant (shared observer)";
+      if (info->channel_altering) ForcePerTensor(shared_point);
+      PushThroughSharedObservers(last, out, shared_point);
+      return;
+    }
+    const TensorSpecEntry* e = Lookup(out_map, {TensorKey::Index(0), TensorKey::Name("output")});
+    if (!e || !e->spec) {
+      otp->reason = e || out_map.empty() ? Reason::kDisabled : Reason::kNoRule;
+      otp->origin = e ? EntryOrigin(p, "op_output", *e) : Origin{p.config_origin.where, p.config_origin.description + " > op_output: none"};
+      return;
+    }
+    // Adopt a fake-quant that a consumer already put on this edge (§b.6).
+    int adopted = ConsumerPointOn(out);
+    if (adopted >= 0) {
+      SetOutputPoint(last, out, adopted, /*adopt=*/true);
+      otp->point = adopted;
+      otp->reason = Reason::kSharedEdge;
+      otp->note = "adopts the fake-quant a consumer already put on this edge";
+    } else {
+      int pt = NewPoint(out, false, *e->spec, EntryOrigin(p, "op_output", *e));
+      SetOutputPoint(last, out, pt, false);
+      otp->point = pt;
+      otp->reason = Reason::kQuantized;
+      otp->origin = plan_->points[static_cast<size_t>(pt)].origin;
+      PushThroughSharedObservers(last, out, pt);
+    }
+  }
+
+  // The first fake-quant a consumer put on its end of the edge from `t`, or -1.
+  int ConsumerPointOn(TensorId t) const {
+    for (OpId consumer : M().tensor(t).consumers) {
+      for (size_t r = 0; r < M().op(consumer).inputs.size(); ++r) {
+        int pt = plan_->input_points[static_cast<size_t>(consumer)][r];
+        if (M().op(consumer).inputs[r] == t && pt >= 0) return pt;
+      }
+    }
+    return -1;
+  }
+
+  // §b.6: an annotated producer pushes its output fake-quant forward through chains of
+  // not-yet-annotated shared-observer ops (maxpool, flatten, ...), whose outputs then share it.
+  void PushThroughSharedObservers(OpId producer, TensorId t, int point) {
+    (void)producer;
+    for (OpId c : M().tensor(t).consumers) {
+      if (annotated_[static_cast<size_t>(c)] || !registered_[static_cast<size_t>(c)]) continue;
+      const Op& op = M().op(c);
+      const OpTypeInfo* info = FindOpTypeCached(op.type);
+      if (!info->shared_observer || op.outputs.empty() || op.inputs.empty() || op.inputs[0] != t) continue;
+      TensorId out = op.outputs[0];
+      if (!M().tensor(out).is_float() || out_point_[static_cast<size_t>(out)] >= 0 || ConsumerPointOn(out) >= 0) continue;
+      SetOutputPoint(c, out, point, /*adopt=*/false);
+      if (info->channel_altering) ForcePerTensor(point);
+      PushThroughSharedObservers(c, out, point);
+    }
+  }
+
+  void AnnotateState(OpId consumer, TensorId t, TensorPlan& tp, const TensorSpecEntry* e, const OpPlan& p,
+                     bool state_map_empty) {
+    const TensorInfo& ti = M().tensor(t);
+    if (!ti.is_float()) return;
+    if (state_decided_[static_cast<size_t>(t)]) {
+      int pt = plan_->state_points[static_cast<size_t>(t)];
+      tp.point = pt;
+      tp.reason = pt >= 0 ? Reason::kSharedEdge : Reason::kDisabled;
+      tp.note = "a state has one fake-quant; an earlier consumer decided it";
+      return;
+    }
+    state_decided_[static_cast<size_t>(t)] = true;
+    (void)consumer;
+    if (e && e->spec) {
+      int pt = NewPoint(t, true, *e->spec, EntryOrigin(p, "op_state", *e));
+      plan_->state_points[static_cast<size_t>(t)] = pt;
+      tp.point = pt;
+      tp.reason = Reason::kQuantized;
+      tp.origin = plan_->points[static_cast<size_t>(pt)].origin;
+    } else {
+      tp.reason = e || state_map_empty ? Reason::kDisabled : Reason::kNoRule;
+      tp.origin = e ? EntryOrigin(p, "op_state", *e) : Origin{p.config_origin.where, p.config_origin.description + " > op_state: none"};
+    }
+  }
+
+  void SetInputPoint(OpId op, TensorId t, int point) {
+    const Op& o = M().op(op);
+    for (size_t r = 0; r < o.inputs.size(); ++r) {
+      if (o.inputs[r] == t) plan_->input_points[static_cast<size_t>(op)][r] = point;
+    }
+  }
+
+  void SetOutputPoint(OpId op, TensorId t, int point, bool adopt) {
+    const Op& o = M().op(op);
+    for (size_t r = 0; r < o.outputs.size(); ++r) {
+      if (o.outputs[r] == t) plan_->output_points[static_cast<size_t>(op)][r] = point;
+    }
+    out_point_[static_cast<size_t>(t)] = point;
+    if (adopt) {
+      // Consumers that carried the adopted point now read the producer's quantized value.
+      for (OpId c : M().tensor(t).consumers) {
+        auto& slots = plan_->input_points[static_cast<size_t>(c)];
+        for (size_t r = 0; r < slots.size(); ++r) {
+          if (M().op(c).inputs[r] == t && slots[r] == point) slots[r] = Plan::kInheritPoint;
+        }
+      }
+    }
+    // Reporting: consumers that inherit now see a shared edge.
+    for (OpId c : M().tensor(t).consumers) {
+      TensorPlan* ctp = FindTensorPlan(c, TensorRole::kInput, t);
+      if (ctp && ctp->point < 0 && ctp->reason != Reason::kNotFloat) {
+        ctp->point = point;
+        if (ctp->reason != Reason::kInsidePattern) {
+          ctp->reason = Reason::kSharedEdge;
+          ctp->note = fmt::format("the producer '{}' quantizes this edge", M().op(op).name);
+        }
+      }
+    }
+  }
+
+  void ForcePerTensor(int point) {
+    QuantizationSpec& s = plan_->points[static_cast<size_t>(point)].spec;
+    if (s.granularity.kind != GranularityKind::kPerTensor) {
+      s.granularity = Granularity{};
+      plan_->points[static_cast<size_t>(point)].origin.description += " (per_tensor: shared across a channel-altering op)";
+    }
+  }
+
+  // --- §b.7: module-level specs ------------------------------------------------------------------
+  bool InSubtree(const Op& op, ModuleId m) const {
+    return std::find(op.module_stack.begin(), op.module_stack.end(), m) != op.module_stack.end();
+  }
+
+  void ApplyModuleSpecs() {
+    for (ModuleId m : preorder_) {  // outer first, so inner modules overwrite (Part 1 #4)
+      const ModulePlan& mp = plan_->modules[static_cast<size_t>(m)];
+      if (mp.matched_at != m || mp.level == ModuleLevel::kGlobal) continue;
+      const ModuleQuantizerConfig& c = *ScopeOf(m).config;
+      if (c.module_input.empty() && c.module_output.empty() && c.module_state.empty()) continue;
+      std::string scope = mp.origin.description;
+      std::vector<OpId> ops;
+      for (OpId o = 0; o < static_cast<OpId>(M().ops().size()); ++o) {
+        if (InSubtree(M().op(o), m)) ops.push_back(o);
+      }
+      std::vector<bool> inside(M().ops().size(), false);
+      for (OpId o : ops) inside[static_cast<size_t>(o)] = true;
+      if (!c.module_input.empty()) {
+        int64_t index = 0;
+        for (OpId o : ops) {
+          for (auto [t, raw] : DistinctInputs(M().op(o))) {
+            const TensorInfo& ti = M().tensor(t);
+            if (ti.is_state() || (ti.producer != kNoOp && inside[static_cast<size_t>(ti.producer)])) continue;
+            const TensorSpecEntry* e = Lookup(c.module_input, {TensorKey::Index(index++)});
+            if (!e || !ti.is_float()) continue;
+            Origin origin{e->where, fmt::format("{} > module_input[{}]", scope, e->key.ToString())};
+            TensorPlan* tp = FindTensorPlan(o, TensorRole::kInput, t);
+            int pt = e->spec ? NewPoint(t, false, *e->spec, origin) : -1;
+            SetInputPoint(o, t, pt);
+            tp->point = pt;
+            tp->reason = e->spec ? Reason::kQuantized : Reason::kDisabled;
+            tp->origin = origin;
+            tp->note = "module-level spec overrides the op-level decision";
+          }
+        }
+      }
+      if (!c.module_output.empty()) {
+        int64_t index = 0;
+        for (OpId o : ops) {
+          const Op& op = M().op(o);
+          for (TensorId t : op.outputs) {
+            const TensorInfo& ti = M().tensor(t);
+            bool leaves = std::find(M().outputs().begin(), M().outputs().end(), t) != M().outputs().end();
+            for (OpId c2 : ti.consumers) leaves = leaves || !inside[static_cast<size_t>(c2)];
+            if (!leaves) continue;
+            const TensorSpecEntry* e = Lookup(c.module_output, {TensorKey::Index(index++)});
+            if (!e || !ti.is_float()) continue;
+            Origin origin{e->where, fmt::format("{} > module_output[{}]", scope, e->key.ToString())};
+            int pt = e->spec ? NewPoint(t, false, *e->spec, origin) : -1;
+            for (size_t r = 0; r < op.outputs.size(); ++r) {
+              if (op.outputs[r] == t) plan_->output_points[static_cast<size_t>(o)][r] = pt;
+            }
+            out_point_[static_cast<size_t>(t)] = pt;
+            TensorPlan* tp = FindTensorPlan(o, TensorRole::kOutput, t);
+            tp->point = pt;
+            tp->reason = e->spec ? Reason::kQuantized : Reason::kDisabled;
+            tp->origin = origin;
+            tp->note = "module-level spec overrides the op-level decision";
+            for (OpId c2 : ti.consumers) {
+              TensorPlan* ctp = FindTensorPlan(c2, TensorRole::kInput, t);
+              bool inherits = false;
+              for (size_t r = 0; r < M().op(c2).inputs.size(); ++r) {
+                if (M().op(c2).inputs[r] == t && plan_->input_points[static_cast<size_t>(c2)][r] == Plan::kInheritPoint) inherits = true;
+              }
+              if (ctp && inherits) {
+                ctp->point = pt;
+                ctp->reason = pt >= 0 ? Reason::kSharedEdge : ctp->reason;
+              }
+            }
+          }
+        }
+      }
+      if (!c.module_state.empty()) {
+        for (TensorId t : M().module(m).states) {
+          const TensorInfo& ti = M().tensor(t);
+          const TensorSpecEntry* e = Lookup(c.module_state, {TensorKey::Name(ti.local_name)});
+          if (!e || !ti.is_float()) continue;
+          Origin origin{e->where, fmt::format("{} > module_state[{}]", scope, e->key.ToString())};
+          int pt = e->spec ? NewPoint(t, true, *e->spec, origin) : -1;
+          plan_->state_points[static_cast<size_t>(t)] = pt;
+          state_decided_[static_cast<size_t>(t)] = true;
+          for (OpId c2 : ti.consumers) {
+            if (TensorPlan* tp = FindTensorPlan(c2, TensorRole::kState, t)) {
+              tp->point = pt;
+              tp->reason = e->spec ? Reason::kQuantized : Reason::kDisabled;
+              tp->origin = origin;
+              tp->note = "module_state overrides op_state";
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // --- §b.10 and Part 1 #6: axes and block sizes ---------------------------------------------------
+  void DropPoint(int id, Reason reason, const std::string& note) {
+    dropped_.insert(id);
+    for (auto& p : plan_->ops) {
+      for (auto& tp : p.tensors) {
+        if (tp.point == id) {
+          tp.point = -1;
+          tp.reason = reason;
+          tp.note = note;
+        }
+      }
+    }
+    for (auto& v : plan_->input_points) for (int& x : v) if (x == id) x = -1;
+    for (auto& v : plan_->output_points) for (int& x : v) if (x == id) x = -1;
+    for (int& x : plan_->state_points) if (x == id) x = -1;
+    for (int& x : out_point_) if (x == id) x = -1;
+  }
+
+  void ResolveAxes() {
+    for (auto& pt : plan_->points) {
+      if (dropped_.count(pt.id)) continue;
+      Granularity& g = pt.spec.granularity;
+      const TensorInfo& ti = M().tensor(pt.tensor);
+      bool needs_axis = (g.kind == GranularityKind::kPerChannel && !g.axis) ||
+                        (g.kind == GranularityKind::kPerBlock && !g.block_is_tuple && !g.axis);
+      if (needs_axis) {
+        if (!pt.is_state) {
+          Report(DiagCode::kUnresolvedAxis, pt.spec.where.valid() ? pt.spec.where : pt.origin.where,
+                 fmt::format("activation '{}' uses {} with no axis; only weights get a default axis",
+                             ti.name, GranularityName(g.kind)));
+          DropPoint(pt.id, Reason::kAxisError, "axis unresolved");
+          continue;
+        }
+        std::set<int> axes;
+        std::vector<std::string> users;
+        for (OpId c : ti.consumers) {
+          auto a = DefaultWeightAxis(M().op(c), g.kind == GranularityKind::kPerChannel ? WeightAxisUse::kPerChannel
+                                                                                       : WeightAxisUse::kPerBlock);
+          if (a) {
+            axes.insert(*a);
+            users.push_back(fmt::format("'{}' ({}) axis {}", M().op(c).name, M().op(c).type, *a));
+          }
+        }
+        if (axes.empty()) {
+          Report(DiagCode::kUnresolvedAxis, pt.origin.where,
+                 fmt::format("weight '{}' uses {} with no axis, and none of its consumers has a default axis",
+                             ti.name, GranularityName(g.kind)));
+          DropPoint(pt.id, Reason::kAxisError, "axis unresolved");
+          continue;
+        }
+        if (axes.size() > 1) {
+          Diagnostic& d = Report(DiagCode::kConflictingAxis, pt.origin.where,
+                                 fmt::format("consumers of shared weight '{}' imply different default axes", ti.name));
+          for (const auto& u : users) d.notes.push_back({DiagLocation::From(pt.origin.where), u});
+          DropPoint(pt.id, Reason::kAxisError, "conflicting default axes");
+          continue;
+        }
+        g.axis = *axes.begin();
+      }
+      if (pt.is_state && !needs_axis && g.axis && !g.block_is_tuple) MapTorchAxis(pt);
+      if (!ti.shape.known || g.kind == GranularityKind::kPerTensor) continue;
+      const int64_t rank = static_cast<int64_t>(ti.shape.rank());
+      if (g.kind == GranularityKind::kPerChannel) {
+        if (*g.axis < -rank || *g.axis >= rank) {
+          Report(DiagCode::kUnresolvedAxis, pt.origin.where,
+                 fmt::format("axis {} is out of bounds for '{}' of rank {}; allowed axis range is [{}, {})", *g.axis,
+                             ti.name, rank, -rank, rank));
+          DropPoint(pt.id, Reason::kAxisError, "axis out of range");
+        }
+        continue;
+      }
+      // per_block
+      std::vector<int64_t> block(static_cast<size_t>(rank), -1);
+      if (g.block_is_tuple) {
+        if (static_cast<int64_t>(g.block_size.size()) != rank) {
+          Report(DiagCode::kUnresolvedAxis, pt.origin.where,
+                 fmt::format("block_size has {} entries but '{}' has rank {}", g.block_size.size(), ti.name, rank));
+          DropPoint(pt.id, Reason::kAxisError, "block tuple rank mismatch");
+          continue;
+        }
+        block = g.block_size;
+      } else {
+        if (*g.axis >= rank || rank < 2) {
+          Report(DiagCode::kUnresolvedAxis, pt.origin.where,
+                 fmt::format("per_block axis {} needs a tensor of rank >= 2 with that axis; '{}' has rank {}", *g.axis,
+                             ti.name, rank));
+          DropPoint(pt.id, Reason::kAxisError, "per_block axis out of range");
+          continue;
+        }
+        block[static_cast<size_t>(*g.axis)] = g.block_size[0];
+      }
+      for (int64_t d = 0; d < rank; ++d) {
+        int64_t b = block[static_cast<size_t>(d)];
+        int64_t size = ti.shape.dims[static_cast<size_t>(d)].size;
+        if (b <= 0 || size < 0) continue;
+        if (size % b != 0) {
+          Report(DiagCode::kBlockSizeMismatch, pt.origin.where,
+                 fmt::format("block size {} does not divide dimension {} (size {}) of '{}'; it stays float", b, d,
+                             size, ti.name));
+          DropPoint(pt.id, Reason::kBlockSizeMismatch,
+                    fmt::format("block size {} does not divide dim {} of size {}", b, d, size));
+          break;
+        }
+      }
+    }
+  }
+
+  // Rules name weight axes in the torch layout ([out, in, ...]).  Where an export stores a weight
+  // transposed (MatMul with an [in, out] initializer), an explicit axis is moved to the axis that
+  // holds the same channels as stored.
+  void MapTorchAxis(FakeQuantPoint& pt) {
+    const TensorInfo& ti = M().tensor(pt.tensor);
+    for (OpId c : ti.consumers) {
+      const Op& op = M().op(c);
+      if (op.weight_input < 0 || op.input(static_cast<size_t>(op.weight_input)) != pt.tensor) continue;
+      if (op.weight_output_axis < 0 && op.weight_input_axis < 0) continue;
+      int64_t a = *pt.spec.granularity.axis;
+      if (a < 0 && ti.shape.known) a += static_cast<int64_t>(ti.shape.rank());
+      int64_t stored = a == 0 && op.weight_output_axis >= 0  ? op.weight_output_axis
+                       : a == 1 && op.weight_input_axis >= 0 ? op.weight_input_axis
+                                                              : a;
+      if (stored != *pt.spec.granularity.axis) {
+        pt.origin.description += fmt::format(" (torch axis {} is axis {} as stored)", a, stored);
+        pt.spec.granularity.axis = stored;
+      }
+      return;
+    }
+  }
+
+  // Removes the points dropped by ResolveAxes and renumbers the others.
+  void CompactPoints() {
+    if (dropped_.empty()) return;
+    std::vector<int> remap(plan_->points.size(), -1);
+    std::vector<FakeQuantPoint> kept;
+    for (auto& p : plan_->points) {
+      if (dropped_.count(p.id)) continue;
+      remap[static_cast<size_t>(p.id)] = static_cast<int>(kept.size());
+      p.id = static_cast<int>(kept.size());
+      kept.push_back(std::move(p));
+    }
+    plan_->points = std::move(kept);
+    auto fix = [&](int& x) { if (x >= 0) x = remap[static_cast<size_t>(x)]; };
+    for (auto& op : plan_->ops) for (auto& tp : op.tensors) fix(tp.point);
+    for (auto& v : plan_->input_points) for (int& x : v) fix(x);
+    for (auto& v : plan_->output_points) for (int& x : v) fix(x);
+    for (int& x : plan_->state_points) fix(x);
+    dropped_.clear();
+  }
+
+  // --- §d: the schedule of each fake-quant ----------------------------------------------------------
+  void AssignSchedules() {
+    for (auto& pt : plan_->points) {
+      const TensorInfo& ti = M().tensor(pt.tensor);
+      ModuleId m = !ti.consumers.empty() ? M().op(ti.consumers[0]).module
+                   : ti.producer != kNoOp ? M().op(ti.producer).module
+                                          : 0;
+      pt.schedule_module = m;
+      pt.qat_schedule = ScopeOf(m).config->qat_schedule;
+    }
+  }
+
+  // --- model-aware lints and expectations -------------------------------------------------------------
+  // Ops governed by scope s (by scope index).
+  bool Governs(int scope_index, OpId o) const {
+    const ModulePlan& mp = plan_->modules[static_cast<size_t>(M().op(o).module)];
+    return ScopeIndex(mp.level, mp.entry) == scope_index;
+  }
+
+  bool DecidesSomething(OpId o) const {
+    return registered_[static_cast<size_t>(o)] && plan_->ops[static_cast<size_t>(o)].fused_into == kNoOp;
+  }
+
+  void LintAgainstModel() {
+    std::vector<std::string_view> module_names, op_names;
+    for (const Module& m : M().modules()) module_names.push_back(m.name);
+    for (const Op& o : M().ops()) op_names.push_back(o.name);
+    for (size_t e = 0; e < cfg_.module_name.size(); ++e) {
+      const ModuleNameEntry& entry = cfg_.module_name[e];
+      if (name_matches_[e].empty()) {
+        Diagnostic& d = Report(DiagCode::kUnmatchedRule, entry.selector.where,
+                               fmt::format("module_name {} matches no module of model '{}'", entry.selector.ToString(), M().name()));
+        if (!entry.selector.is_regex) d.suggestions = SuggestSimilar(entry.selector.text, module_names);
+        continue;
+      }
+      bool decides = std::any_of(plan_->modules.begin(), plan_->modules.end(), [&](const ModulePlan& mp) {
+        return mp.level == ModuleLevel::kName && mp.entry == static_cast<int>(e);
+      });
+      if (!decides) {
+        Report(DiagCode::kShadowedEntry, entry.selector.where,
+               fmt::format("module_name {} matches {} module(s) but decides none: later entries claim them first",
+                           entry.selector.ToString(), name_matches_[e].size()));
+      }
+    }
+    for (size_t e = 0; e < cfg_.module_type.size(); ++e) {
+      const ModuleTypeEntry& entry = cfg_.module_type[e];
+      if (type_matches_[e].empty()) {
+        Diagnostic& d = Report(DiagCode::kUnmatchedRule, entry.where,
+                               fmt::format("module_type \"{}\" matches no module of model '{}'", entry.type_name, M().name()));
+        if (!M().has_module_types()) {
+          d.notes.push_back({d.location, "the model has no module types; give a module map with --modules"});
+        } else {
+          std::vector<std::string_view> types;
+          for (const Module& m : M().modules()) if (!m.type.empty()) types.push_back(m.type);
+          d.suggestions = SuggestSimilar(entry.type_name, types);
+        }
+        continue;
+      }
+      bool decides = std::any_of(plan_->modules.begin(), plan_->modules.end(), [&](const ModulePlan& mp) {
+        return mp.level == ModuleLevel::kType && mp.entry == static_cast<int>(e);
+      });
+      if (!decides) {
+        Report(DiagCode::kShadowedEntry, entry.where,
+               fmt::format("module_type \"{}\" matches {} module(s) but decides none: module_name entries or later "
+                           "entries claim them first",
+                           entry.type_name, type_matches_[e].size()));
+      }
+    }
+    // op_name entries
+    std::vector<std::vector<OpId>> name_hits(op_name_ids_.size());
+    for (size_t o = 0; o < op_name_matches_.size(); ++o) {
+      for (int h : op_name_matches_[o]) name_hits[static_cast<size_t>(h)].push_back(static_cast<OpId>(o));
+    }
+    for (size_t h = 0; h < op_name_ids_.size(); ++h) {
+      auto [s, k] = op_name_ids_[h];
+      const OpNameEntry& entry = scopes_[static_cast<size_t>(s)].config->op_name[static_cast<size_t>(k)];
+      if (name_hits[h].empty()) {
+        Diagnostic& d = Report(DiagCode::kUnmatchedRule, entry.selector.where,
+                               fmt::format("op_name {} matches no op of model '{}'", entry.selector.ToString(), M().name()));
+        if (!entry.selector.is_regex) d.suggestions = SuggestSimilar(entry.selector.text, op_names);
+        continue;
+      }
+      size_t effective = std::count_if(name_hits[h].begin(), name_hits[h].end(), [&](OpId o) {
+        return Governs(s, o) && DecidesSomething(o);
+      });
+      if (effective == 0) {
+        Report(DiagCode::kInertRule, entry.selector.where,
+               fmt::format("op_name {} matches {} op(s), but none is a registered key op governed by {}",
+                           entry.selector.ToString(), name_hits[h].size(), scopes_[static_cast<size_t>(s)].origin.description));
+      }
+    }
+    // op_type entries
+    std::map<std::string, size_t> type_count;
+    for (const Op& o : M().ops()) type_count[o.type]++;
+    std::vector<std::string_view> present_types;
+    for (const auto& [t, n] : type_count) present_types.push_back(t);
+    for (size_t s = 0; s < scopes_.size(); ++s) {
+      for (const OpTypeEntry& entry : scopes_[s].config->op_type) {
+        if (!type_count.count(entry.op_type)) {
+          Diagnostic& d = Report(DiagCode::kUnmatchedRule, entry.where,
+                                 fmt::format("op_type {} matches no op of model '{}'", entry.op_type, M().name()));
+          d.location.length = 7;
+          d.suggestions = SuggestSimilar(entry.op_type, present_types);
+          continue;
+        }
+        bool effective = false;
+        for (OpId o = 0; o < static_cast<OpId>(M().ops().size()) && !effective; ++o) {
+          effective = M().op(o).type == entry.op_type && Governs(static_cast<int>(s), o) && DecidesSomething(o);
+        }
+        if (!effective) {
+          Diagnostic& d = Report(DiagCode::kInertRule, entry.where,
+                                 fmt::format("op_type {} matches ops that it cannot affect (not registered, fused, or "
+                                             "governed by another scope than {})",
+                                             entry.op_type, scopes_[s].origin.description));
+          d.location.length = 7;
+        }
+      }
+    }
+  }
+
+  void CheckExpectations() {
+    auto check = [&](const std::optional<Expectation>& ex, int64_t actual, const std::string& what) {
+      if (!ex || ex->Holds(actual)) return;
+      Report(DiagCode::kExpectationFailed, ex->where,
+             fmt::format("{} matches {} {}, expected {}", what, actual, actual == 1 ? "time" : "times", ex->ToString()));
+    };
+    for (size_t e = 0; e < cfg_.module_name.size(); ++e) {
+      check(cfg_.module_name[e].expect, static_cast<int64_t>(name_matches_[e].size()),
+            fmt::format("module_name {}", cfg_.module_name[e].selector.ToString()));
+    }
+    for (size_t e = 0; e < cfg_.module_type.size(); ++e) {
+      check(cfg_.module_type[e].expect, static_cast<int64_t>(type_matches_[e].size()),
+            fmt::format("module_type \"{}\"", cfg_.module_type[e].type_name));
+    }
+    std::vector<int> hits;
+    for (size_t s = 0; s < scopes_.size(); ++s) {
+      const ModuleQuantizerConfig& c = *scopes_[s].config;
+      for (const OpTypeEntry& e : c.op_type) {
+        if (!e.expect) continue;
+        int64_t n = 0;
+        for (OpId o = 0; o < static_cast<OpId>(M().ops().size()); ++o) {
+          n += M().op(o).type == e.op_type && Governs(static_cast<int>(s), o);
+        }
+        check(e.expect, n, fmt::format("op_type {} (in {})", e.op_type, scopes_[s].origin.description));
+      }
+      for (const OpNameEntry& e : c.op_name) {
+        if (!e.expect) continue;
+        NameSelector sel = e.selector;
+        SelectorIndex one;
+        one.Add(sel, 0);
+        one.Compile();
+        int64_t n = 0;
+        for (OpId o = 0; o < static_cast<OpId>(M().ops().size()); ++o) {
+          one.Match(M().op(o).name, hits);
+          n += !hits.empty() && Governs(static_cast<int>(s), o);
+        }
+        check(e.expect, n, fmt::format("op_name {} (in {})", sel.ToString(), scopes_[s].origin.description));
+      }
+    }
+  }
+
+  std::shared_ptr<const CompiledRules> rules_;
+  std::shared_ptr<const Model> model_;
+  const QuantizerConfig& cfg_;
+  ResolveOptions options_;
+  ModuleQuantizerConfig global_;
+  std::shared_ptr<Plan> plan_;
+  std::vector<Diagnostic> diags_;
+  std::vector<Scope> scopes_;
+  std::vector<std::pair<int, int>> op_name_ids_;  // id -> (scope, entry)
+  SelectorIndex op_name_index_;
+  std::vector<ModuleId> preorder_;
+  std::vector<bool> assigned_;
+  std::vector<std::vector<ModuleId>> name_matches_, type_matches_;
+  std::vector<std::vector<int>> module_name_hits_, module_type_hits_;
+  std::vector<OpQuantizerConfig> op_configs_;
+  std::vector<std::vector<int>> op_name_matches_;
+  std::vector<bool> registered_, annotated_, state_decided_;
+  std::vector<int> out_point_;
+  std::set<int> dropped_;
+  std::unordered_map<std::string, const OpTypeInfo*> type_cache_;
+};
+
+}  // namespace
+
+std::string_view ModuleLevelName(ModuleLevel l) {
+  switch (l) {
+    case ModuleLevel::kName: return "module_name";
+    case ModuleLevel::kType: return "module_type";
+    case ModuleLevel::kGlobal: return "global";
+  }
+  return "global";
+}
+
+std::string_view OpLevelName(OpLevel l) {
+  switch (l) {
+    case OpLevel::kOpName: return "op_name";
+    case OpLevel::kOpType: return "op_type";
+    case OpLevel::kDefault: return "default";
+  }
+  return "default";
+}
+
+std::string_view TensorRoleName(TensorRole r) {
+  switch (r) {
+    case TensorRole::kInput: return "input";
+    case TensorRole::kOutput: return "output";
+    case TensorRole::kState: return "state";
+  }
+  return "input";
+}
+
+std::string_view ReasonName(Reason r) {
+  switch (r) {
+    case Reason::kQuantized: return "quantized";
+    case Reason::kSharedEdge: return "shared-edge";
+    case Reason::kSharedObserver: return "shared-observer";
+    case Reason::kNoRule: return "no-rule";
+    case Reason::kDisabled: return "disabled";
+    case Reason::kNotRegistered: return "not-registered";
+    case Reason::kInsidePattern: return "inside-pattern";
+    case Reason::kNotFloat: return "not-float";
+    case Reason::kBlockSizeMismatch: return "block-size-mismatch";
+    case Reason::kAxisError: return "axis-error";
+  }
+  return "no-rule";
+}
+
+const OpPlan* Plan::FindOp(std::string_view name) const {
+  auto id = model->OpIdOf(name);
+  return id ? &ops[static_cast<size_t>(*id)] : nullptr;
+}
+
+PlanResult Resolve(std::shared_ptr<const CompiledRules> rules, std::shared_ptr<const Model> model,
+                   const ResolveOptions& options) {
+  return Resolver(std::move(rules), std::move(model), options).Run();
+}
+
+}  // namespace qrules

@@ -1,0 +1,138 @@
+// The shared Fashion-MNIST models (tests/data/models) with the presets of rules/: the expected
+// tensors come from the models' documented structure (models/README.md, the module maps), and
+// from the preset definitions (semantics.md §c.9, §e).
+#include <catch2/catch.hpp>
+
+#include "qrules/compile.h"
+#include "qrules/onnx_import.h"
+#include "qrules/plan.h"
+#include "test_util.h"
+
+using namespace qrules;
+
+namespace {
+
+std::shared_ptr<const Model> Load(const std::string& name) {
+  ImportOptions o;
+  o.module_map_path = std::string(QRULES_TEST_DATA_DIR) + "/models/" + name + ".modules.json";
+  ModelResult r = ImportOnnxFile(std::string(QRULES_TEST_DATA_DIR) + "/models/" + name + ".onnx", o);
+  INFO(RenderText(r.diagnostics));
+  REQUIRE(r.ok());
+  return r.model;
+}
+
+PlanResult PlanWith(const std::string& preset, const std::shared_ptr<const Model>& model) {
+  CompileResult c = CompileFile(std::string(QRULES_SOURCE_DIR) + "/rules/" + preset);
+  INFO(RenderText(c.diagnostics));
+  REQUIRE(c.ok());
+  return Resolve(c.rules, model);
+}
+
+// The op of a module (each shared model has one op per module).
+const OpPlan& OpIn(const Plan& plan, const std::string& module) {
+  auto id = plan.model->ModuleIdOf(module);
+  REQUIRE(id.has_value());
+  const Module& m = plan.model->module(*id);
+  REQUIRE(m.ops.size() == 1);
+  return plan.ops[static_cast<size_t>(m.ops[0])];
+}
+
+const TensorPlan& Role(const OpPlan& op, TensorRole role, const std::string& key) {
+  for (const auto& tp : op.tensors) {
+    if (tp.role == role && tp.key.ToString() == key) return tp;
+  }
+  FAIL("missing " << key);
+  return op.tensors.front();
+}
+
+const QuantizationSpec& Spec(const Plan& plan, const TensorPlan& tp) {
+  REQUIRE(tp.point >= 0);
+  return plan.points[static_cast<size_t>(tp.point)].spec;
+}
+
+}  // namespace
+
+TEST_CASE("fmnist_mlp with w8a8: fused linear+relu, per-channel weights, float biases", "[plan][models]") {
+  auto model = Load("fmnist_mlp");
+  PlanResult r = PlanWith("w8a8.qrules", model);
+  INFO(RenderText(r.diagnostics));
+  REQUIRE(r.ok());
+  const Plan& plan = *r.plan;
+  // flatten -> fc1 -> relu1 -> fc2 -> relu2 -> fc3: fc1 and fc2 fuse with their relu.
+  CHECK(OpIn(plan, "fc1").pattern == "linear_act");
+  CHECK(OpIn(plan, "fc2").pattern == "linear_act");
+  CHECK(OpIn(plan, "fc3").pattern == "linear");
+  CHECK(OpIn(plan, "flatten").pattern == "flatten");
+  for (const char* fc : {"fc1", "fc2", "fc3"}) {
+    const QuantizationSpec& w = Spec(plan, Role(OpIn(plan, fc), TensorRole::kState, "weight"));
+    CHECK(w.dtype == Dtype::kInt8);
+    CHECK(w.granularity.kind == GranularityKind::kPerChannel);
+    CHECK(w.granularity.axis == 0);  // Gemm transB=1: the weight is stored [out, in]
+    CHECK(Role(OpIn(plan, fc), TensorRole::kState, "bias").point < 0);
+  }
+  // Nothing between a linear and its relu; the relu outputs and fc3's output are quantized.
+  CHECK(Role(OpIn(plan, "fc1"), TensorRole::kOutput, "0").reason == Reason::kInsidePattern);
+  CHECK(Role(OpIn(plan, "relu1"), TensorRole::kOutput, "0").point >= 0);
+  CHECK(Role(OpIn(plan, "relu2"), TensorRole::kOutput, "0").point >= 0);
+  CHECK(Role(OpIn(plan, "fc3"), TensorRole::kOutput, "0").point >= 0);
+  // fc2 reads relu1's fake-quant (one per edge).
+  CHECK(Role(OpIn(plan, "fc2"), TensorRole::kInput, "0").point == Role(OpIn(plan, "relu1"), TensorRole::kOutput, "0").point);
+}
+
+TEST_CASE("fmnist_mlp with w4_per_block: 784 input channels do not divide into blocks of 32", "[plan][models]") {
+  auto model = Load("fmnist_mlp");
+  PlanResult r = PlanWith("w4_per_block.qrules", model);
+  REQUIRE(r.ok());
+  const Plan& plan = *r.plan;
+  // fc1.weight [256, 784]: 784 = 24.5 * 32 => stays float with a warning.  fc2 [128, 256] and
+  // fc3 [10, 128] divide.  Weight-only: no activation fake-quant at all.
+  CHECK(Role(OpIn(plan, "fc1"), TensorRole::kState, "weight").reason == Reason::kBlockSizeMismatch);
+  REQUIRE(r.diagnostics.size() == 1);
+  CHECK(r.diagnostics[0].code == DiagCode::kBlockSizeMismatch);
+  for (const char* fc : {"fc2", "fc3"}) {
+    const QuantizationSpec& w = Spec(plan, Role(OpIn(plan, fc), TensorRole::kState, "weight"));
+    CHECK(w.dtype == Dtype::kInt4);
+    CHECK(w.granularity.axis == 1);  // per-block default for linear: the input channels
+  }
+  CHECK(plan.points.size() == 2);
+}
+
+TEST_CASE("fmnist_cnn: folded conv weights belong to their conv; pools share the fake-quant", "[plan][models]") {
+  auto model = Load("fmnist_cnn");
+  PlanResult r = PlanWith("w8a8.qrules", model);
+  REQUIRE(r.ok());
+  const Plan& plan = *r.plan;
+  const OpPlan& conv1 = OpIn(plan, "conv1");
+  CHECK(conv1.pattern == "conv_act");
+  const TensorPlan& w = Role(conv1, TensorRole::kState, "weight");
+  CHECK(model->tensor(w.tensor).name.rfind("onnx::Conv_", 0) == 0);
+  CHECK(Spec(plan, w).granularity.axis == 0);
+  int relu1 = Role(OpIn(plan, "relu1"), TensorRole::kOutput, "0").point;
+  REQUIRE(relu1 >= 0);
+  CHECK(Role(OpIn(plan, "pool1"), TensorRole::kOutput, "0").point == relu1);
+  CHECK(Role(OpIn(plan, "conv2"), TensorRole::kInput, "0").point == relu1);
+}
+
+TEST_CASE("fmnist_cnn_bn: conv -> batch_norm -> relu fuse into one pattern", "[plan][models]") {
+  auto model = Load("fmnist_cnn_bn");
+  PlanResult r = PlanWith("w8a8.qrules", model);
+  REQUIRE(r.ok());
+  const Plan& plan = *r.plan;
+  CHECK(OpIn(plan, "conv1").pattern == "conv_bn_act");
+  CHECK(Role(OpIn(plan, "bn1"), TensorRole::kOutput, "0").reason == Reason::kInsidePattern);
+  // batch_norm's parameters are inside the pattern: not quantized.
+  CHECK(Role(OpIn(plan, "bn1"), TensorRole::kState, "weight").point < 0);
+  CHECK(Role(OpIn(plan, "relu1"), TensorRole::kOutput, "0").point >= 0);
+}
+
+TEST_CASE("every preset resolves on every shared model", "[plan][models]") {
+  for (const char* m : {"fmnist_mlp", "fmnist_cnn", "fmnist_cnn_bn"}) {
+    auto model = Load(m);
+    for (const char* preset : {"w8a8.qrules", "w8.qrules", "w4.qrules", "w4_per_block.qrules", "fp8_mxfp4.qrules"}) {
+      INFO(m << " " << preset);
+      PlanResult r = PlanWith(preset, model);
+      INFO(RenderText(r.diagnostics));
+      CHECK(r.ok());
+    }
+  }
+}
