@@ -1,0 +1,188 @@
+// numerics_bench: single-threaded fake-quantization kernels against a streaming y[i] = a * x[i]
+// baseline measured in the same run, on float32 arrays of 256 KiB (cache) and 64 MiB (memory).
+// Throughput counts bytes read + written (8 bytes per element); each number is the median of
+// several timed repetitions.  Usage: numerics_bench [--quick]
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "qrules/fake_quant.h"
+#include "qrules/observer.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The baseline, auto-vectorized for the build target and, separately, for AVX2 (the kernels pick
+// AVX2 at run time, so the fair baseline is the faster of the two).
+__attribute__((noinline)) void ScaleBaseline(const float* x, float* y, int64_t n, float a) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a * x[i];
+}
+__attribute__((noinline, target("avx2"))) void ScaleBaselineAvx2(const float* x, float* y,
+                                                                 int64_t n, float a) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a * x[i];
+}
+// What a plain float32 division costs (the kernels use an exact float64 reciprocal instead).
+__attribute__((noinline, target("avx2"))) void DivideBaseline(const float* x, float* y, int64_t n,
+                                                              float s) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / s;
+}
+
+double MedianSeconds(const std::function<void()>& fn, int reps, int inner) {
+  fn();  // warm up (page faults, caches)
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = Clock::now();
+    for (int i = 0; i < inner; ++i) fn();
+    t.push_back(std::chrono::duration<double>(Clock::now() - start).count() / inner);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+struct Row {
+  std::string name;
+  double gbps;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace qrules;
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  std::printf("numerics_bench: single thread, medians; GB/s = (read + write bytes) / time\n");
+  for (const int64_t bytes : {int64_t{256} << 10, int64_t{64} << 20}) {
+    const int64_t n = bytes / 4;
+    const bool big = bytes > (int64_t{1} << 24);
+    const int reps = quick ? 3 : (big ? 9 : 31);
+    const int inner = big ? 1 : 200;
+    std::vector<float> x(n), y(n);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (float& v : x) v = normal(rng);
+    std::fill(y.begin(), y.end(), 0.0f);
+    auto gbps = [&](double s) { return 8.0 * static_cast<double>(n) / s / 1e9; };
+
+    std::vector<Row> rows;
+    auto bench = [&](const std::string& name, const std::function<void()>& fn) {
+      rows.push_back({name, gbps(MedianSeconds(fn, reps, inner))});
+    };
+    bench("baseline y=a*x (x86-64-v2)", [&] { ScaleBaseline(x.data(), y.data(), n, 0.37f); });
+    bench("baseline y=a*x (avx2)", [&] { ScaleBaselineAvx2(x.data(), y.data(), n, 0.37f); });
+    const double base = std::max(rows[0].gbps, rows[1].gbps);
+    bench("plain divide y=x/s (avx2)", [&] { DivideBaseline(x.data(), y.data(), n, 0.37f); });
+
+    // Integer kernels.
+    const std::vector<int64_t> flat = {n};
+    auto layout_of = [&](std::vector<int64_t> shape, const Granularity& g) {
+      BlockLayout l;
+      if (!MakeBlockLayout(shape, g, &l).ok()) std::abort();
+      return l;
+    };
+    auto qparams_for = [&](const QuantizationSpec& spec, const BlockLayout& l) {
+      return ComputeQParams(spec, ComputeRange(l, x), l.qparam_shape);
+    };
+    QuantizationSpec int8;
+    int8.qscheme = QScheme::kAsymmetric;
+    {
+      const BlockLayout l = BlockLayout::PerTensor(flat);
+      const QParams qp = qparams_for(int8, l);
+      const QuantKernel zp = QuantKernel::ForSpec(int8);
+      bench("int8 per-tensor ZP", [&] { FakeQuantize(zp, l, qp, x, y); });
+      const QuantKernel mv = QuantKernel::Integer(-128, 127, QFormulation::kMinval);
+      bench("int8 per-tensor MINVAL", [&] { FakeQuantize(mv, l, qp, x, y); });
+      std::vector<uint8_t> mask(n);
+      bench("int8 per-tensor ZP + STE mask (+1 B/elem)",
+            [&] { FakeQuantize(zp, l, qp, x, y, mask); });
+      if (!big)
+        bench("int8 per-tensor ZP, scalar reference",
+              [&] { FakeQuantizeReference(zp, l, qp, x, y); });
+    }
+    Granularity pc;
+    pc.kind = GranularityKind::kPerChannel;
+    pc.axis = 0;
+    for (int64_t channels : {int64_t{64}, int64_t{4096}}) {
+      const BlockLayout l = layout_of({channels, n / channels}, pc);
+      const QParams qp = qparams_for(int8, l);
+      bench("int8 per-channel " + std::to_string(channels) + " (axis 0)",
+            [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+    }
+    {
+      Granularity last = pc;
+      last.axis = -1;
+      const BlockLayout l = layout_of({n / 64, 64}, last);
+      const QParams qp = qparams_for(int8, l);
+      bench("int8 per-channel 64 (axis -1)",
+            [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+    }
+    Granularity pb;
+    pb.kind = GranularityKind::kPerBlock;
+    pb.axis = 1;
+    pb.block_size = {32};
+    const std::vector<int64_t> matrix = {n / 4096, 4096};
+    {
+      const BlockLayout l = layout_of(matrix, pb);
+      const QParams qp = qparams_for(int8, l);
+      bench("int8 per-block 32 (axis 1)",
+            [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+    }
+    // FP kernels.
+    {
+      QuantizationSpec e4m3;
+      e4m3.dtype = Dtype::kFloat8E4m3fn;
+      const BlockLayout l = BlockLayout::PerTensor(flat);
+      const QParams qp = qparams_for(e4m3, l);
+      bench("fp8 e4m3 per-tensor", [&] { FakeQuantize(QuantKernel::ForSpec(e4m3), l, qp, x, y); });
+      QuantizationSpec fp4;
+      fp4.dtype = Dtype::kFloat4E2m1fnX2;
+      const BlockLayout lb = layout_of(matrix, pb);
+      const QParams qb = qparams_for(fp4, lb);
+      bench("fp4 e2m1 per-block 32 (e8m0)",
+            [&] { FakeQuantize(QuantKernel::ForSpec(fp4), lb, qb, x, y); });
+    }
+    // Observation, and observe + quantize.
+    {
+      const BlockLayout l = BlockLayout::PerTensor(flat);
+      // Range only reads: count 4 bytes per element (reported as GB/s of input).
+      const double t = MedianSeconds([&] { (void)ComputeRange(l, x); }, reps, inner);
+      rows.push_back({"range only (min/max), per-tensor [read-only GB/s]",
+                      4.0 * static_cast<double>(n) / t / 1e9});
+      QuantizationSpec s = int8;
+      s.qparams = QParamsKind::kStatic;
+      QParamsCalculator calc(s, QParamsKind::kStatic);
+      bench("observe+quantize static per-tensor (2 passes)",
+            [&] { (void)calc.ObserveAndFakeQuantize(flat, x, y); });
+      QuantizationSpec w = s;
+      w.granularity = pc;
+      QParamsCalculator wc(w, QParamsKind::kStatic);
+      const std::vector<int64_t> wshape = {4096, n / 4096};
+      bench("observe+quantize static per-channel 4096 (fused)",
+            [&] { (void)wc.ObserveAndFakeQuantize(wshape, x, y); });
+      QParamsCalculator wc2(w, QParamsKind::kStatic);
+      bench("observe then quantize per-channel 4096 (unfused)", [&] {
+        (void)wc2.Observe(wshape, x);
+        FakeQuantize(QuantKernel::ForSpec(w), wc2.layout(), wc2.qparams(), x, y);
+      });
+      QuantizationSpec pbs = s;
+      pbs.granularity = pb;
+      QParamsCalculator bc(pbs, QParamsKind::kStatic);
+      bench("observe+quantize static per-block 32 (fused)",
+            [&] { (void)bc.ObserveAndFakeQuantize(matrix, x, y); });
+      FakeQuantizer act(DefaultActivationSpec());
+      bench("FakeQuantizer moving_average per-tensor (observe+quantize)",
+            [&] { (void)act.Forward(flat, x, y); });
+    }
+
+    std::printf("\n## %s (%lld floats)\n", big ? "64 MiB" : "256 KiB", static_cast<long long>(n));
+    std::printf("%-62s %8s %7s\n", "kernel", "GB/s", "ratio");
+    for (const Row& r : rows)
+      std::printf("%-62s %8.2f %7.2f\n", r.name.c_str(), r.gbps, r.gbps / base);
+  }
+  return 0;
+}

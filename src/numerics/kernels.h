@@ -1,0 +1,134 @@
+// The vectorized inner loops of the fast path, compiled once per instruction set (kernels_sse.cc
+// for x86-64-v2, kernels_avx2.cc for AVX2) from kernels_impl.h, and picked at run time.
+//
+// Division.  Every kernel needs the correctly rounded float32 quotient d / scale.  Two methods are
+// compiled, both exact; BestKernels() uses divps, which measured fastest here (AMD Zen 4: divps
+// ymm sustains ~0.7x of a streaming multiply in L2, the float64 detour ~0.25x; on CPUs with slow
+// dividers rcp64 may win — set QRULES_NUMERICS_DIV=rcp64).  A float32-FMA Markstein correction
+// (q = x*r; e = fma(-q, s, x); q += e*r, twice) was measured at ~0.26x and needs AVX2+FMA, so it
+// is not used.  The float64 reciprocal method:
+//     q = float32( double(d) * rcp ),   rcp = RN64(1 / double(scale))        (per block, once)
+// and this equals RN32(d / scale) for every float32 d and scale (with NaN payloads and the x86
+// default NaN included).  Proof sketch: double(d)*rcp = t(1 + e) with t = d / scale exactly and
+// |e| <= 2^-52 + 2^-106.  RN32 of that differs from RN32(t) only if a float32 rounding boundary
+// (a midpoint of two neighbouring floats, or the overflow threshold, both numbers with a 25-bit
+// significand M*2^a) lies between them.  t cannot be such a midpoint: d = M*2^a*scale would need
+// 25 significant bits.  And if t != M*2^a, then |d - M*2^a*scale| >= 2^(a + exponent of scale's
+// last bit), which gives |t - M*2^a| / (M*2^a) > 2^-49 > |e|.  So t and the float64 product round
+// to the same float32.  Only quotients in float32's subnormal range (|t| < 2^-126) are exempt, and
+// those give ±0 (same sign) after every kernel's rounding.  The float64 products never overflow or
+// underflow (|t| < 2^277, |t| >= 2^-277).  The tests check it on the golden data and on ~11.5M
+// random and adversarial pairs (numerics_kernel_test.cc), and run every kernel table bit for bit
+// against the reference.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "qrules/fake_quant.h"
+
+namespace qrules::internal {
+
+// How the kernels obtain the correctly rounded quotient (both exact; the choice is speed only).
+enum class DivisionMethod {
+  kDivide,        // divps: IEEE division
+  kReciprocal64,  // float32(double(d) * rcp), rcp = RN64(1 / double(scale)); see above
+};
+
+// The integer kernel is run in a folded form that is bit-identical to the reference:
+//     r = clamp(round((x - fo) / scale), lo, hi),  lo = qmin - qo, hi = qmax - qo
+//     y = r * scale + fo                          (STE mask: round(...) in [lo, hi])
+// Valid when |qo|, |qmin|, |qmax| <= 2^20 (else the kernels run the literal form for that block):
+// then round(q) + qo is exact while |round(q)| <= 2^23, beyond that both forms clamp to the same
+// end, and (clamp(r) - qo) equals the folded r exactly.  `+ fo` (also +0.0 for ZP) turns a -0.0
+// product into +0.0, as the reference's `r - qo` does.  subtract_offset = false skips x - 0.0
+// for ZP (x - (+0.0) == x for every x but a signalling NaN, which the division quiets anyway).
+struct IntConstParams {
+  double rcp;
+  float scale, float_offset, lo, hi;
+  bool subtract_offset;  // false for ZP
+  bool normalize_zero;   // float_offset is -0.0: add +0.0 after rounding (see kernels_impl.h)
+};
+// The qparams of consecutive blocks, read by the *_const kernels (run r uses entry r).
+struct IntBlocks {
+  const float* scale;
+  const int32_t* zero_point;  // ZP
+  const float* minval;        // MINVAL
+  float qmin, qmax;
+  bool zp;  // the formulation
+};
+struct FpBlocks {
+  const float* scale;
+  float fp_max;
+  uint32_t min_exponent_field;
+  uint32_t mantissa_bits;
+};
+// |v| <= 2^20 for the quant offset and the clamp range: the folded integer form applies.
+inline bool Foldable(float qo, float qmin, float qmax) {
+  constexpr float kLimit = 1048576.0f;
+  return qo <= kLimit && qo >= -kLimit && qmin <= kLimit && qmin >= -kLimit && qmax <= kLimit &&
+         qmax >= -kLimit;
+}
+
+struct IntVarParams {  // one entry per element
+  const double* rcp;
+  const float* scale;
+  const float* float_offset;
+  const float* lo;
+  const float* hi;
+};
+struct FpConstParams {
+  double rcp;
+  float scale, fp_max;
+  uint32_t min_exponent_field;  // biased float32 exponent of the format's smallest normal
+  uint32_t mantissa_bits;
+};
+struct FpVarParams {
+  const double* rcp;
+  const float* scale;
+  float fp_max;
+  uint32_t min_exponent_field;
+  uint32_t mantissa_bits;
+};
+
+struct KernelTable {
+  const char* name;  // "avx2/divps", "sse4.1/rcp64", ...
+  DivisionMethod division;
+  // y[i] = QDQ(x[i]); mask may be null.  The *_const kernels process `runs` consecutive runs of
+  // `run` elements, run r with the qparams p[r].
+  void (*int_const)(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
+                    const IntBlocks& b);
+  void (*int_var)(const float* x, float* y, uint8_t* mask, int64_t n, const IntVarParams& p);
+  void (*fp_const)(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
+                   const FpBlocks& b);
+  void (*fp_var)(const float* x, float* y, uint8_t* mask, int64_t n, const FpVarParams& p);
+  // `rows` rows of `cols` elements, column c with the qparams p[c] (p has cols entries).
+  void (*int_cols)(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                   const IntVarParams& p);
+  void (*fp_cols)(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                  const FpVarParams& p);
+  // For each of `runs` consecutive runs of `run` elements: mn[r] = min(mn[r], min of run r),
+  // mx[r] likewise, nan[r] |= any NaN in run r.
+  void (*minmax_runs)(const float* x, int64_t run, int64_t runs, float* mn, float* mx,
+                      uint8_t* nan);
+  // Element-wise: mn[i] = min(mn[i], x[i]), mx likewise, nan[i] |= isnan(x[i]).
+  void (*minmax_var)(const float* x, int64_t n, float* mn, float* mx, uint8_t* nan);
+};
+
+const KernelTable& SseKernels(DivisionMethod method);
+const KernelTable& Avx2Kernels(DivisionMethod method);
+bool CpuHasAvx2();
+// The kernels FakeQuantize uses: AVX2 when the CPU has it, else SSE4.1; division by divps.
+// Environment overrides (for benchmarking on other machines): QRULES_NUMERICS_ISA=sse|avx2,
+// QRULES_NUMERICS_DIV=divps|rcp64.
+const KernelTable& BestKernels();
+
+// FakeQuantize with a given kernel table (tests run every table against the reference).
+void FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel, const BlockLayout& layout,
+                      const QParams& qparams, std::span<const float> x, std::span<float> y,
+                      std::span<uint8_t> ste_mask);
+
+// Scalar versions of the same element operations, for loop tails.
+float FastRoundToFormat(float r, uint32_t min_exponent_field, uint32_t mantissa_bits);
+
+}  // namespace qrules::internal

@@ -1,0 +1,529 @@
+// The body of the vectorized kernels, included once per instruction set by kernels_sse.cc and
+// kernels_avx2.cc (which define QRULES_KERNEL_NS).  The vector width follows the compiler target:
+// AVX2 -> 8 floats, otherwise SSE4.1 -> 4 floats.  Every lane performs exactly the operations of
+// the scalar reference (reference_fake_quant.cc) in the same order; see kernels.h for the division.
+//
+// Operand order matters for NaN: x86 max/min return their second operand when either is NaN, so
+// clamp(r) is max(lo, r) then min(hi, r) (= `r < lo ? lo : r`, `r > hi ? hi : r`), which keeps a
+// NaN r; x86 arithmetic returns the first NaN operand, so the data is always the first operand.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "numerics/kernels.h"
+
+#ifndef QRULES_KERNEL_NS
+#error "define QRULES_KERNEL_NS before including kernels_impl.h"
+#endif
+
+namespace qrules::internal::QRULES_KERNEL_NS {
+namespace {
+
+#if defined(__AVX2__)
+constexpr int kWidth = 8;
+using VF = __m256;
+using VI = __m256i;
+using VD = __m256d;
+inline VF Load(const float* p) { return _mm256_loadu_ps(p); }
+inline void Store(float* p, VF v) { _mm256_storeu_ps(p, v); }
+inline VF Set1(float f) { return _mm256_set1_ps(f); }
+inline VD Set1D(double d) { return _mm256_set1_pd(d); }
+inline VF Add(VF a, VF b) { return _mm256_add_ps(a, b); }
+inline VF Sub(VF a, VF b) { return _mm256_sub_ps(a, b); }
+inline VF Mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
+inline VF Max(VF a, VF b) { return _mm256_max_ps(a, b); }
+inline VF Min(VF a, VF b) { return _mm256_min_ps(a, b); }
+inline VF RoundEven(VF a) {
+  return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+inline int NanBits(VF v) { return _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
+// Writes kWidth bytes: 1 where lo <= r <= hi, else 0 (NaN: 0).
+inline void StoreInRange(uint8_t* out, VF r, VF lo, VF hi) {
+  const VF in = _mm256_and_ps(_mm256_cmp_ps(r, lo, _CMP_GE_OQ), _mm256_cmp_ps(r, hi, _CMP_LE_OQ));
+  const VI one = _mm256_srli_epi32(_mm256_castps_si256(in), 31);
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(one), _mm256_extracti128_si256(one, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packs_epi16(w, w));
+}
+// q = float32(double(d) * rcp), lane by lane.
+inline VF DivByRcp(VF d, VD rcp) {
+  VD lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)), rcp);
+  VD hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)), rcp);
+  return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+}
+inline VF Div(VF a, VF b) { return _mm256_div_ps(a, b); }
+inline VF DivByRcpArray(VF d, const double* rcp) {
+  VD lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)), _mm256_loadu_pd(rcp));
+  VD hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)), _mm256_loadu_pd(rcp + 4));
+  return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+}
+inline VF RoundFormat(VF r, VI min_e, VI shift_add) {
+  const VI bits = _mm256_castps_si256(r);
+  const VI sign = _mm256_and_si256(bits, _mm256_set1_epi32(INT32_MIN));
+  const VI abs = _mm256_and_si256(bits, _mm256_set1_epi32(0x7fffffff));
+  VI e = _mm256_max_epi32(_mm256_srli_epi32(abs, 23), min_e);
+  const VF c = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, shift_add), 23));
+  const VF v = _mm256_sub_ps(_mm256_add_ps(_mm256_castsi256_ps(abs), c), c);
+  return _mm256_or_ps(v, _mm256_castsi256_ps(sign));
+}
+inline VI Set1I(int32_t i) { return _mm256_set1_epi32(i); }
+inline float HMin(VF v) {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+inline float HMax(VF v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+inline VF Unordered(VF a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+inline VF Or(VF a, VF b) { return _mm256_or_ps(a, b); }
+inline bool AnyBits(VF a) { return _mm256_movemask_ps(a) != 0; }
+inline VF ZeroF() { return _mm256_setzero_ps(); }
+#else
+constexpr int kWidth = 4;
+using VF = __m128;
+using VI = __m128i;
+using VD = __m128d;
+inline VF Load(const float* p) { return _mm_loadu_ps(p); }
+inline void Store(float* p, VF v) { _mm_storeu_ps(p, v); }
+inline VF Set1(float f) { return _mm_set1_ps(f); }
+inline VD Set1D(double d) { return _mm_set1_pd(d); }
+inline VF Add(VF a, VF b) { return _mm_add_ps(a, b); }
+inline VF Sub(VF a, VF b) { return _mm_sub_ps(a, b); }
+inline VF Mul(VF a, VF b) { return _mm_mul_ps(a, b); }
+inline VF Max(VF a, VF b) { return _mm_max_ps(a, b); }
+inline VF Min(VF a, VF b) { return _mm_min_ps(a, b); }
+inline VF RoundEven(VF a) { return _mm_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline int NanBits(VF v) { return _mm_movemask_ps(_mm_cmpunord_ps(v, v)); }
+inline void StoreInRange(uint8_t* out, VF r, VF lo, VF hi) {
+  const VF in = _mm_and_ps(_mm_cmpge_ps(r, lo), _mm_cmple_ps(r, hi));
+  const VI one = _mm_srli_epi32(_mm_castps_si128(in), 31);
+  const __m128i w = _mm_packs_epi32(one, one);
+  const int32_t bytes = _mm_cvtsi128_si32(_mm_packs_epi16(w, w));
+  __builtin_memcpy(out, &bytes, 4);
+}
+inline VF DivByRcp(VF d, VD rcp) {
+  const VD lo = _mm_mul_pd(_mm_cvtps_pd(d), rcp);
+  const VD hi = _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(d, d)), rcp);
+  return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
+}
+inline VF Div(VF a, VF b) { return _mm_div_ps(a, b); }
+inline VF DivByRcpArray(VF d, const double* rcp) {
+  const VD lo = _mm_mul_pd(_mm_cvtps_pd(d), _mm_loadu_pd(rcp));
+  const VD hi = _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(d, d)), _mm_loadu_pd(rcp + 2));
+  return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
+}
+inline VF RoundFormat(VF r, VI min_e, VI shift_add) {
+  const VI bits = _mm_castps_si128(r);
+  const VI sign = _mm_and_si128(bits, _mm_set1_epi32(INT32_MIN));
+  const VI abs = _mm_and_si128(bits, _mm_set1_epi32(0x7fffffff));
+  VI e = _mm_max_epi32(_mm_srli_epi32(abs, 23), min_e);
+  const VF c = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(e, shift_add), 23));
+  const VF v = _mm_sub_ps(_mm_add_ps(_mm_castsi128_ps(abs), c), c);
+  return _mm_or_ps(v, _mm_castsi128_ps(sign));
+}
+inline VI Set1I(int32_t i) { return _mm_set1_epi32(i); }
+inline float HMin(VF v) {
+  const __m128 m = _mm_min_ps(v, _mm_movehl_ps(v, v));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+inline float HMax(VF v) {
+  const __m128 m = _mm_max_ps(v, _mm_movehl_ps(v, v));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+inline VF Unordered(VF a) { return _mm_cmpunord_ps(a, a); }
+inline VF Or(VF a, VF b) { return _mm_or_ps(a, b); }
+inline bool AnyBits(VF a) { return _mm_movemask_ps(a) != 0; }
+inline VF ZeroF() { return _mm_setzero_ps(); }
+#endif
+
+// --- Scalar element operations (loop tails); the same operations as one vector lane. ----------
+template <bool kRcp>
+inline float Quotient(float d, double rcp, float scale) {
+  if constexpr (kRcp) {
+    return static_cast<float>(static_cast<double>(d) * rcp);
+  } else {
+    return d / scale;
+  }
+}
+template <bool kRcp>
+inline float IntElement(float x, const IntConstParams& p, uint8_t* mask) {
+  const float q = Quotient<kRcp>(p.subtract_offset ? x - p.float_offset : x, p.rcp, p.scale);
+  float r = __builtin_nearbyintf(q);
+  if (p.normalize_zero) r = r + 0.0f;  // -0.0 -> +0.0, see IntRun
+  if (mask) *mask = (r >= p.lo && r <= p.hi) ? 1 : 0;
+  r = r < p.lo ? p.lo : r;
+  r = r > p.hi ? p.hi : r;
+  return r * p.scale + p.float_offset;
+}
+template <bool kRcp>
+inline float FpElement(float x, double rcp, float scale, float fp_max, uint32_t min_e,
+                       uint32_t mant, uint8_t* mask) {
+  float r = Quotient<kRcp>(x, rcp, scale);
+  if (mask) *mask = (r >= -fp_max && r <= fp_max) ? 1 : 0;
+  r = r < -fp_max ? -fp_max : r;
+  r = r > fp_max ? fp_max : r;
+  return FastRoundToFormat(r, min_e, mant) * scale;
+}
+
+// --- Integer QDQ ---------------------------------------------------------------------------------
+// The folded form of the integer kernel (see IntConstParams in kernels.h):
+//   r = clamp(round((x - fo) / scale), lo, hi);  y = r * scale + fo
+// round() may give -0.0 where the reference's (round() + qo) - qo gives +0.0; with fo = -0.0
+// (a MINVAL block) that sign would survive `r * scale + fo`, so such blocks add +0.0 after
+// rounding (normalize_zero).  With any other fo the sum erases the sign of a zero product.
+template <bool kMask, bool kRcp>
+__attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint8_t* mask,
+                                                  int64_t n, const IntConstParams& p) {
+  const VD rcp = Set1D(p.rcp);
+  const VF zero = Set1(0.0f);
+  const VF scale = Set1(p.scale), fo = Set1(p.float_offset);
+  const VF lo = Set1(p.lo), hi = Set1(p.hi);
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    VF d = Load(x + i);
+    if (p.subtract_offset) d = Sub(d, fo);
+    VF r;
+    if constexpr (kRcp) {
+      r = RoundEven(DivByRcp(d, rcp));
+    } else {
+      r = RoundEven(Div(d, scale));
+    }
+    if (p.normalize_zero) r = Add(r, zero);
+    if constexpr (kMask) StoreInRange(mask + i, r, lo, hi);
+    r = Min(hi, Max(lo, r));
+    Store(y + i, Add(Mul(r, scale), fo));
+  }
+  for (; i < n; ++i) y[i] = IntElement<kRcp>(x[i], p, kMask ? mask + i : nullptr);
+}
+
+// The reference's literal operations, for blocks whose zero point is too large to fold.
+template <bool kRcp>
+void IntRunLiteral(const float* x, float* y, uint8_t* mask, int64_t n, float scale, float qo,
+                   float fo, float qmin, float qmax) {
+  const double rcp = 1.0 / static_cast<double>(scale);
+  for (int64_t i = 0; i < n; ++i) {
+    float r = __builtin_nearbyintf(Quotient<kRcp>(x[i] - fo, rcp, scale)) + qo;
+    if (mask) mask[i] = (r >= qmin && r <= qmax) ? 1 : 0;
+    r = r < qmin ? qmin : r;
+    r = r > qmax ? qmax : r;
+    y[i] = (r - qo) * scale + fo;
+  }
+}
+
+template <bool kMask, bool kRcp, bool kZp>
+void IntConstRuns(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
+                  const IntBlocks& b) {
+  // Foldability of every block first (one cheap pass), so the run loop has no per-run checks.
+  bool all_foldable = Foldable(0.0f, b.qmin, b.qmax);
+  if constexpr (kZp) {
+    int32_t worst = 0;
+    for (int64_t r = 0; r < runs; ++r) {
+      const int32_t z = b.zero_point[r];
+      worst |= (z > (1 << 20) || z < -(1 << 20)) ? 1 : 0;
+    }
+    all_foldable = all_foldable && worst == 0;
+  }
+  for (int64_t r = 0; r < runs; ++r) {
+    const float scale = b.scale[r];
+    const float qo = kZp ? static_cast<float>(b.zero_point[r]) : b.qmin;
+    const float fo = kZp ? 0.0f : b.minval[r];
+    uint8_t* m = kMask ? mask + r * run : nullptr;
+    if (!all_foldable && !Foldable(qo, b.qmin, b.qmax)) {
+      IntRunLiteral<kRcp>(x + r * run, y + r * run, m, run, scale, qo, fo, b.qmin, b.qmax);
+      continue;
+    }
+    const IntConstParams p{
+        kRcp ? 1.0 / static_cast<double>(scale) : 0.0, scale, fo, b.qmin - qo, b.qmax - qo, !kZp,
+        !kZp && fo == 0.0f && __builtin_signbit(fo)};
+    IntRun<kMask, kRcp>(x + r * run, y + r * run, m, run, p);
+  }
+}
+
+template <bool kMask, bool kRcp>
+void IntConstImpl(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
+                  const IntBlocks& b) {
+  b.zp ? IntConstRuns<kMask, kRcp, true>(x, y, mask, run, runs, b)
+       : IntConstRuns<kMask, kRcp, false>(x, y, mask, run, runs, b);
+}
+
+template <bool kMask, bool kRcp>
+void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVarParams& p) {
+  const VF zero = Set1(0.0f);
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    const VF fo = Load(p.float_offset + i), scale = Load(p.scale + i);
+    const VF lo = Load(p.lo + i), hi = Load(p.hi + i);
+    const VF d = Sub(Load(x + i), fo);
+    VF r;
+    if constexpr (kRcp) {
+      r = RoundEven(DivByRcpArray(d, p.rcp + i));
+    } else {
+      r = RoundEven(Div(d, scale));
+    }
+    r = Add(r, zero);  // fo may be -0.0 anywhere in the row
+    if constexpr (kMask) StoreInRange(mask + i, r, lo, hi);
+    r = Min(hi, Max(lo, r));
+    Store(y + i, Add(Mul(r, scale), fo));
+  }
+  for (; i < n; ++i) {
+    const IntConstParams e{
+        kRcp ? p.rcp[i] : 0.0, p.scale[i], p.float_offset[i], p.lo[i], p.hi[i], true, true};
+    y[i] = IntElement<kRcp>(x[i], e, kMask ? mask + i : nullptr);
+  }
+}
+
+// Per-column qparams (p has `cols` entries) over `rows` rows of `cols` elements: each column group
+// loads its qparams once and walks down the rows (callers pass an L1-sized tile of rows).
+template <bool kMask, bool kRcp>
+void IntColsImpl(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                 const IntVarParams& p) {
+  const VF zero = Set1(0.0f);
+  int64_t c = 0;
+  for (; c + kWidth <= cols; c += kWidth) {
+    const VF fo = Load(p.float_offset + c), scale = Load(p.scale + c);
+    const VF lo = Load(p.lo + c), hi = Load(p.hi + c);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r * cols + c;
+      const VF d = Sub(Load(x + i), fo);
+      VF q;
+      if constexpr (kRcp) {
+        q = DivByRcpArray(d, p.rcp + c);
+      } else {
+        q = Div(d, scale);
+      }
+      VF v = Add(RoundEven(q), zero);  // fo may be -0.0 in some column
+      if constexpr (kMask) StoreInRange(mask + i, v, lo, hi);
+      v = Min(hi, Max(lo, v));
+      Store(y + i, Add(Mul(v, scale), fo));
+    }
+  }
+  for (; c < cols; ++c) {
+    const IntConstParams e{
+        kRcp ? p.rcp[c] : 0.0, p.scale[c], p.float_offset[c], p.lo[c], p.hi[c], true, true};
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r * cols + c;
+      y[i] = IntElement<kRcp>(x[i], e, kMask ? mask + i : nullptr);
+    }
+  }
+}
+
+template <bool kMask, bool kRcp>
+void FpColsImpl(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                const FpVarParams& p) {
+  const VF hi = Set1(p.fp_max), lo = Set1(-p.fp_max);
+  const VI min_e = Set1I(static_cast<int32_t>(p.min_exponent_field));
+  const VI shift_add = Set1I(static_cast<int32_t>(23 - p.mantissa_bits));
+  int64_t c = 0;
+  for (; c + kWidth <= cols; c += kWidth) {
+    const VF scale = Load(p.scale + c);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r * cols + c;
+      VF v;
+      if constexpr (kRcp) {
+        v = DivByRcpArray(Load(x + i), p.rcp + c);
+      } else {
+        v = Div(Load(x + i), scale);
+      }
+      if constexpr (kMask) StoreInRange(mask + i, v, lo, hi);
+      v = Min(hi, Max(lo, v));
+      Store(y + i, Mul(RoundFormat(v, min_e, shift_add), scale));
+    }
+  }
+  for (; c < cols; ++c) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r * cols + c;
+      y[i] = FpElement<kRcp>(x[i], kRcp ? p.rcp[c] : 0.0, p.scale[c], p.fp_max,
+                             p.min_exponent_field, p.mantissa_bits, kMask ? mask + i : nullptr);
+    }
+  }
+}
+
+template <bool kRcp>
+void IntCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+             const IntVarParams& p) {
+  mask ? IntColsImpl<true, kRcp>(x, y, mask, rows, cols, p)
+       : IntColsImpl<false, kRcp>(x, y, mask, rows, cols, p);
+}
+template <bool kRcp>
+void FpCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+            const FpVarParams& p) {
+  mask ? FpColsImpl<true, kRcp>(x, y, mask, rows, cols, p)
+       : FpColsImpl<false, kRcp>(x, y, mask, rows, cols, p);
+}
+
+// --- FP QDQ --------------------------------------------------------------------------------------
+template <bool kMask, bool kRcp>
+__attribute__((always_inline)) inline void FpRun(const float* x, float* y, uint8_t* mask, int64_t n,
+                                                 const FpConstParams& p) {
+  const VD rcp = Set1D(p.rcp);
+  const VF scale = Set1(p.scale), hi = Set1(p.fp_max), lo = Set1(-p.fp_max);
+  const VI min_e = Set1I(static_cast<int32_t>(p.min_exponent_field));
+  const VI shift_add = Set1I(static_cast<int32_t>(23 - p.mantissa_bits));
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    VF r;
+    if constexpr (kRcp) {
+      r = DivByRcp(Load(x + i), rcp);
+    } else {
+      r = Div(Load(x + i), scale);
+    }
+    if constexpr (kMask) StoreInRange(mask + i, r, lo, hi);
+    r = Min(hi, Max(lo, r));
+    Store(y + i, Mul(RoundFormat(r, min_e, shift_add), scale));
+  }
+  for (; i < n; ++i) {
+    y[i] = FpElement<kRcp>(x[i], p.rcp, p.scale, p.fp_max, p.min_exponent_field, p.mantissa_bits,
+                           kMask ? mask + i : nullptr);
+  }
+}
+
+template <bool kMask, bool kRcp>
+void FpConstImpl(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
+                 const FpBlocks& b) {
+  for (int64_t r = 0; r < runs; ++r) {
+    const FpConstParams p{kRcp ? 1.0 / static_cast<double>(b.scale[r]) : 0.0, b.scale[r], b.fp_max,
+                          b.min_exponent_field, b.mantissa_bits};
+    FpRun<kMask, kRcp>(x + r * run, y + r * run, kMask ? mask + r * run : nullptr, run, p);
+  }
+}
+
+template <bool kMask, bool kRcp>
+void FpVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const FpVarParams& p) {
+  const VF hi = Set1(p.fp_max), lo = Set1(-p.fp_max);
+  const VI min_e = Set1I(static_cast<int32_t>(p.min_exponent_field));
+  const VI shift_add = Set1I(static_cast<int32_t>(23 - p.mantissa_bits));
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    const VF scale = Load(p.scale + i);
+    VF r;
+    if constexpr (kRcp) {
+      r = DivByRcpArray(Load(x + i), p.rcp + i);
+    } else {
+      r = Div(Load(x + i), scale);
+    }
+    if constexpr (kMask) StoreInRange(mask + i, r, lo, hi);
+    r = Min(hi, Max(lo, r));
+    Store(y + i, Mul(RoundFormat(r, min_e, shift_add), scale));
+  }
+  for (; i < n; ++i) {
+    y[i] = FpElement<kRcp>(x[i], kRcp ? p.rcp[i] : 0.0, p.scale[i], p.fp_max, p.min_exponent_field,
+                           p.mantissa_bits, kMask ? mask + i : nullptr);
+  }
+}
+
+template <bool kRcp>
+void IntConst(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
+              const IntBlocks& p) {
+  mask ? IntConstImpl<true, kRcp>(x, y, mask, run, runs, p)
+       : IntConstImpl<false, kRcp>(x, y, mask, run, runs, p);
+}
+template <bool kRcp>
+void IntVar(const float* x, float* y, uint8_t* mask, int64_t n, const IntVarParams& p) {
+  mask ? IntVarImpl<true, kRcp>(x, y, mask, n, p) : IntVarImpl<false, kRcp>(x, y, mask, n, p);
+}
+template <bool kRcp>
+void FpConst(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
+             const FpBlocks& p) {
+  mask ? FpConstImpl<true, kRcp>(x, y, mask, run, runs, p)
+       : FpConstImpl<false, kRcp>(x, y, mask, run, runs, p);
+}
+template <bool kRcp>
+void FpVar(const float* x, float* y, uint8_t* mask, int64_t n, const FpVarParams& p) {
+  mask ? FpVarImpl<true, kRcp>(x, y, mask, n, p) : FpVarImpl<false, kRcp>(x, y, mask, n, p);
+}
+
+// --- Range ---------------------------------------------------------------------------------------
+// min / max / any-NaN of x[0..n), folded into lo / hi / nan.
+__attribute__((always_inline)) inline void MinMaxOne(const float* x, int64_t n, float* lo_io,
+                                                     float* hi_io, bool* nan_io) {
+  int64_t i = 0;
+  float lo = *lo_io, hi = *hi_io;
+  bool any_nan = false;
+  if (n >= 2 * kWidth) {
+    VF vlo0 = Set1(lo), vhi0 = Set1(hi), vlo1 = vlo0, vhi1 = vhi0, vnan = ZeroF();
+    for (; i + 2 * kWidth <= n; i += 2 * kWidth) {
+      const VF a = Load(x + i), b = Load(x + i + kWidth);
+      vlo0 = Min(vlo0, a);
+      vhi0 = Max(vhi0, a);
+      vlo1 = Min(vlo1, b);
+      vhi1 = Max(vhi1, b);
+      vnan = Or(vnan, Or(Unordered(a), Unordered(b)));
+    }
+    any_nan = AnyBits(vnan);
+    const float l = HMin(Min(vlo0, vlo1)), h = HMax(Max(vhi0, vhi1));
+    lo = l < lo ? l : lo;
+    hi = h > hi ? h : hi;
+  }
+  for (; i < n; ++i) {
+    const float v = x[i];
+    any_nan |= __builtin_isnan(v);
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  *lo_io = lo;
+  *hi_io = hi;
+  *nan_io = *nan_io || any_nan;
+}
+
+void MinMaxRuns(const float* x, int64_t run, int64_t runs, float* mn, float* mx, uint8_t* nan) {
+  for (int64_t r = 0; r < runs; ++r) {
+    bool any_nan = false;
+    MinMaxOne(x + r * run, run, &mn[r], &mx[r], &any_nan);
+    nan[r] |= any_nan ? 1 : 0;
+  }
+}
+
+void MinMaxVar(const float* x, int64_t n, float* mn, float* mx, uint8_t* nan) {
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    const VF v = Load(x + i);
+    Store(mn + i, Min(Load(mn + i), v));
+    Store(mx + i, Max(Load(mx + i), v));
+    if (const int bits = NanBits(v)) {
+      for (int k = 0; k < kWidth; ++k) nan[i + k] |= static_cast<uint8_t>((bits >> k) & 1);
+    }
+  }
+  for (; i < n; ++i) {
+    const float v = x[i];
+    nan[i] |= __builtin_isnan(v) ? 1 : 0;
+    mn[i] = v < mn[i] ? v : mn[i];
+    mx[i] = v > mx[i] ? v : mx[i];
+  }
+}
+
+}  // namespace
+
+#if defined(__AVX2__)
+#define QRULES_ISA_NAME "avx2"
+#else
+#define QRULES_ISA_NAME "sse4.1"
+#endif
+
+const KernelTable& Table(DivisionMethod method) {
+  static const KernelTable rcp = {QRULES_ISA_NAME "/rcp64",
+                                  DivisionMethod::kReciprocal64,
+                                  IntConst<true>,
+                                  IntVar<true>,
+                                  FpConst<true>,
+                                  FpVar<true>,
+                                  IntCols<true>,
+                                  FpCols<true>,
+                                  MinMaxRuns,
+                                  MinMaxVar};
+  static const KernelTable div = {QRULES_ISA_NAME "/divps",
+                                  DivisionMethod::kDivide,
+                                  IntConst<false>,
+                                  IntVar<false>,
+                                  FpConst<false>,
+                                  FpVar<false>,
+                                  IntCols<false>,
+                                  FpCols<false>,
+                                  MinMaxRuns,
+                                  MinMaxVar};
+  return method == DivisionMethod::kReciprocal64 ? rcp : div;
+}
+#undef QRULES_ISA_NAME
+
+}  // namespace qrules::internal::QRULES_KERNEL_NS

@@ -1,0 +1,80 @@
+// Private helpers shared by the reference and the vectorized numerics.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "qrules/config.h"
+
+namespace qrules::internal {
+
+// torch.maximum / torch.clamp semantics: NaN in either argument gives NaN.
+inline float NanMax(float a, float b) {
+  if (std::isnan(a)) return a;
+  if (std::isnan(b)) return b;
+  return a > b ? a : b;
+}
+
+// torch.clamp: NaN stays NaN (the comparisons are false), +inf -> hi, -inf -> lo.
+inline float NanClamp(float r, float lo, float hi) {
+  r = r < lo ? lo : r;
+  return r > hi ? hi : r;
+}
+
+// §c.3's `min(min, 0)` / `max(max, 0)` with a deterministic zero: any zero bound is +0.0.
+inline float ClampRangeMin(float m) { return std::isnan(m) || m < 0.0f ? m : 0.0f; }
+inline float ClampRangeMax(float m) { return std::isnan(m) || m > 0.0f ? m : 0.0f; }
+
+// float -> int32 as x86's cvttss2si: truncation, and INT32_MIN for NaN and out-of-range values.
+inline int32_t FloatToInt32(float z) {
+  if (!(z >= -2147483648.0f && z < 2147483648.0f)) return INT32_MIN;
+  return static_cast<int32_t>(z);
+}
+
+// An FP8 / FP4 format: mantissa bits and the exponent of its smallest normal value.
+struct FloatFormat {
+  int mantissa_bits;
+  int min_exponent;
+};
+inline FloatFormat FormatOf(Dtype d) {
+  switch (d) {
+    case Dtype::kFloat8E4m3fn:
+      return {3, -6};
+    case Dtype::kFloat8E5m2:
+      return {2, -14};
+    case Dtype::kFloat4E2m1fnX2:
+      return {1, 0};
+    default:
+      return {23, -126};
+  }
+}
+
+}  // namespace qrules::internal
+
+namespace qrules {
+struct QuantizationSpec;
+}
+namespace qrules::internal {
+// §c.4 / §c.6 qparams of n blocks from their ranges (reference_fake_quant.cc).  zero_point and
+// minval are not touched for floating dtypes (may be null then).
+void BlockQParams(const QuantizationSpec& spec, const float* mn, const float* mx, size_t n,
+                  float* scale, int32_t* zero_point, float* minval);
+}  // namespace qrules::internal
+
+#include <span>
+
+namespace qrules {
+struct BlockLayout;
+struct BlockRange;
+struct QParams;
+struct QuantKernel;
+}  // namespace qrules
+namespace qrules::internal {
+// Static observe + quantize in one pass when every block is one contiguous run (fake_quant.cc);
+// false (nothing written) for other layouts.
+bool FusedStaticObserveQuantize(const QuantizationSpec& spec, const QuantKernel& kernel,
+                                const BlockLayout& layout, std::span<const float> x,
+                                std::span<float> y, std::span<uint8_t> ste_mask, BlockRange* range,
+                                QParams* qparams);
+}  // namespace qrules::internal
