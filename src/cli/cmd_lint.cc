@@ -27,7 +27,7 @@ bool IsIoProblem(const Diagnostic& d) { return d.code == DiagCode::kIoError && d
 }  // namespace
 
 int CmdLint(const Args& args, Io& io) {
-  ParsedArgs a = ParseArgs(args, {"--format", "--warn"},
+  ParsedArgs a = ParseArgs(args, {"--format", "--warn", "--model", "--modules"},
                            {"--werror", "--list-diagnostics"});
   if (!a.error.empty()) return UsageError(io, "lint", a.error);
   if (a.Flag("--list-diagnostics")) {
@@ -53,6 +53,8 @@ int CmdLint(const Args& args, Io& io) {
     }
     sev.overrides[code] = *level;
   }
+  if (a.Value("--model")) return LintWithModel(a, sev, format, io);
+  if (a.Value("--modules")) return UsageError(io, "lint", "--modules needs --model");
   std::vector<Diagnostic> all;
   bool io_problem = false;
   for (const std::string& path : a.positional) {
