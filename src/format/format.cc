@@ -29,6 +29,8 @@ class Printer {
   }
 
   std::string Run() {
+    // Comments above the header stay above it.
+    EmitCommentsBefore(Begin(*Child<g::version>(root_)), 0, false);
     out_ += fmt::format("qrules {}\n", Child<g::version>(root_)->string_view());
     last_end_ = syntax::EndOffset(*Child<g::version>(root_), source_);
     bool previous_was_import = false;
@@ -130,6 +132,12 @@ class Printer {
     Indent(indent);
   }
 
+  // Prints "{" and a newline; blank lines inside the block are measured from its opening brace.
+  void OpenBlock(const Node& block) {
+    out_ += "{\n";
+    last_end_ = Begin(block) + 1;
+  }
+
   void CloseBlock(const Node& block, int indent) {
     EmitCommentsBefore(End(block), indent + 1, true);
     Indent(indent);
@@ -224,7 +232,7 @@ class Printer {
       out_ += "{}";
       return;
     }
-    out_ += "{\n";
+    OpenBlock(body);
     bool first = true;
     for (const auto& f : body.children) {
       if (!Is<g::field>(*f)) continue;
@@ -275,7 +283,8 @@ class Printer {
       return;
     }
     const Node& map = *Child<g::tensor_map>(group);
-    out_ += " {\n";
+    out_ += " ";
+    OpenBlock(map);
     bool first = true;
     for (const auto& e : map.children) {
       if (!Is<g::map_entry>(*e)) continue;
@@ -309,7 +318,8 @@ class Printer {
       out_ += inline_text;
       return;
     }
-    out_ += head + " {\n";
+    out_ += head + " ";
+    OpenBlock(body);
     bool first = true;
     for (const auto& gr : body.children) {
       if (!Is<g::tensor_group>(*gr)) continue;
@@ -341,7 +351,7 @@ class Printer {
       out_ += "{}";
       return;
     }
-    out_ += "{\n";
+    OpenBlock(body);
     bool first = true;
     for (const auto& item : body.children) {
       if (Is<g::comment>(*item)) continue;

@@ -102,3 +102,12 @@ TEST_CASE("fmt is idempotent, keeps comments and meaning on every file in the re
     CHECK(a.ok() == b.ok());
   }
 }
+
+TEST_CASE("fmt keeps a comment-only block and comments above the header stable", "[format]") {
+  // Found by the fuzzer: a tensor map holding only a comment gained a blank line on the second run.
+  const std::string in = "qrules 1\n\nglobal {\n  op_state {\n    # x\n  }\n}\n";
+  CHECK(Fmt(in) == in);
+  CHECK(Fmt(Fmt(in)) == in);
+  const std::string header_comment = "# about this file\nqrules 1\n\nglobal: none\n";
+  CHECK(Fmt(header_comment) == header_comment);
+}
