@@ -31,6 +31,35 @@ def module_of(node_name, modules):
     return fqn
 
 
+def export(model, example, output, opset=13, dynamic_batch=True, no_fold=False):
+    """Writes OUTPUT.onnx and OUTPUT.modules.json for an nn.Module in eval mode."""
+    import torch
+    import onnx
+
+    onnx_path = output + ".onnx"
+    kwargs = dict(opset_version=opset, input_names=["input"], output_names=["output"])
+    if dynamic_batch:
+        kwargs["dynamic_axes"] = {"input": {0: "N"}, "output": {0: "N"}}
+    if no_fold:
+        kwargs["training"] = torch.onnx.TrainingMode.PRESERVE
+        kwargs["do_constant_folding"] = False
+    torch.onnx.export(model, example, onnx_path, **kwargs)
+
+    modules = {}
+    for name, m in model.named_modules():
+        t = type(m)
+        modules[name] = f"{t.__module__}.{t.__qualname__}"
+    graph = onnx.load(onnx_path).graph
+    nodes = {}
+    for node in graph.node:
+        if node.name and node.op_type != "Constant":
+            nodes[node.name] = module_of(node.name, modules)
+    with open(output + ".modules.json", "w") as f:
+        json.dump({"modules": modules, "nodes": nodes}, f, indent=1)
+        f.write("\n")
+    print(f"wrote {onnx_path} and {output}.modules.json ({len(modules)} modules, {len(nodes)} nodes)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("factory", help="MODULE:CALLABLE returning an nn.Module")
@@ -52,28 +81,7 @@ def main(argv=None):
     shape = [int(d) for d in args.input_shape.split(",")]
     example = torch.randn(*shape)
 
-    onnx_path = args.output + ".onnx"
-    kwargs = dict(opset_version=args.opset, input_names=["input"], output_names=["output"])
-    if args.dynamic_batch:
-        kwargs["dynamic_axes"] = {"input": {0: "N"}, "output": {0: "N"}}
-    if args.no_fold:
-        kwargs["training"] = torch.onnx.TrainingMode.PRESERVE
-        kwargs["do_constant_folding"] = False
-    torch.onnx.export(model, example, onnx_path, **kwargs)
-
-    modules = {}
-    for name, m in model.named_modules():
-        t = type(m)
-        modules[name] = f"{t.__module__}.{t.__qualname__}"
-    graph = onnx.load(onnx_path).graph
-    nodes = {}
-    for node in graph.node:
-        if node.name and node.op_type != "Constant":
-            nodes[node.name] = module_of(node.name, modules)
-    with open(args.output + ".modules.json", "w") as f:
-        json.dump({"modules": modules, "nodes": nodes}, f, indent=1)
-        f.write("\n")
-    print(f"wrote {onnx_path} and {args.output}.modules.json ({len(modules)} modules, {len(nodes)} nodes)")
+    export(model, example, args.output, opset=args.opset, dynamic_batch=args.dynamic_batch, no_fold=args.no_fold)
     return 0
 
 

@@ -1,0 +1,395 @@
+// The fake-quant simulator: plan + executor + numerics.  See include/qrules/simulate.h.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "qrules/observer.h"
+#include "qrules/simulate.h"
+
+namespace qrules {
+namespace {
+
+struct PointState {
+  std::unique_ptr<FakeQuantizer> fq;
+  double signal = 0, noise = 0, max_abs = 0;
+  int64_t elements = 0;
+};
+
+double SqnrDb(double signal, double noise) {
+  if (noise == 0) return std::numeric_limits<double>::infinity();
+  if (signal == 0) return -std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
+}
+
+// Adds the local error of one fake-quant application (x -> y) to a point's statistics.
+void Accumulate(PointState& s, std::span<const float> x, std::span<const float> y) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    double a = x[i], d = a - static_cast<double>(y[i]);
+    if (!std::isfinite(a) || !std::isfinite(d)) continue;
+    s.signal += a * a;
+    s.noise += d * d;
+    s.max_abs = std::max(s.max_abs, std::fabs(d));
+  }
+  s.elements += static_cast<int64_t>(x.size());
+}
+
+// Rows [begin, begin + count) of a tensor along axis 0.
+Tensor SliceBatch(const Tensor& t, int64_t begin, int64_t count) {
+  Tensor out;
+  out.type = t.type;
+  out.shape = t.shape;
+  out.shape[0] = count;
+  int64_t row = t.shape.empty() || t.shape[0] == 0 ? 0 : t.numel() / t.shape[0];
+  if (t.is_float()) {
+    out.f32.assign(t.f32.begin() + begin * row, t.f32.begin() + (begin + count) * row);
+  } else {
+    out.i64.assign(t.i64.begin() + begin * row, t.i64.begin() + (begin + count) * row);
+  }
+  return out;
+}
+
+void AppendBatch(Tensor& acc, Tensor&& part) {
+  if (acc.shape.empty()) {
+    acc = std::move(part);
+    return;
+  }
+  acc.shape[0] += part.shape.empty() ? 1 : part.shape[0];
+  acc.f32.insert(acc.f32.end(), part.f32.begin(), part.f32.end());
+  acc.i64.insert(acc.i64.end(), part.i64.begin(), part.i64.end());
+}
+
+// The number of samples (axis 0) all inputs agree on, or a diagnostic.
+std::optional<int64_t> BatchCount(std::span<const Tensor> inputs, std::vector<Diagnostic>& diags) {
+  if (inputs.empty()) return 0;
+  int64_t n = -1;
+  for (const Tensor& t : inputs) {
+    if (t.shape.empty()) {
+      diags.push_back(MakeDiagnostic(DiagCode::kExecutionError, {}, "inputs need a batch axis (axis 0); got a scalar"));
+      return std::nullopt;
+    }
+    if (n >= 0 && t.shape[0] != n) {
+      diags.push_back(MakeDiagnostic(DiagCode::kExecutionError, {},
+                                     fmt::format("inputs disagree on the batch size: {} and {}", n, t.shape[0])));
+      return std::nullopt;
+    }
+    n = t.shape[0];
+  }
+  return n;
+}
+
+}  // namespace
+
+struct Simulator::Impl {
+  std::unique_ptr<Executor> quant;  // with hooks and fake-quantized weights
+  std::unique_ptr<Executor> fp;     // the float model
+  std::vector<PointState> points;
+  std::vector<Diagnostic> diagnostics;  // runtime problems (block size mismatch at run time)
+  int64_t calibration_samples = 0;
+
+  int PointAt(const Plan& plan, OpId op, TensorSlot slot) const {
+    const auto& v = slot.kind == TensorSlot::Kind::kOutput ? plan.output_points[static_cast<size_t>(op)]
+                                                           : plan.input_points[static_cast<size_t>(op)];
+    if (slot.index < 0 || static_cast<size_t>(slot.index) >= v.size()) return -1;
+    int p = v[static_cast<size_t>(slot.index)];
+    if (p < 0) return -1;
+    if (slot.kind == TensorSlot::Kind::kInput) {
+      TensorId t = plan.model->op(op).inputs[static_cast<size_t>(slot.index)];
+      if (t == kNoTensor || plan.model->tensor(t).is_state()) return -1;  // states: quantized once
+    }
+    return p;
+  }
+
+  // Runs `exec` over the inputs in batches, calling `progress`; concatenates outputs.
+  RunResult RunInBatches(Executor& exec, std::span<const Tensor> inputs, int64_t batch_size, int64_t max_batches,
+                         const ProgressFn& progress) {
+    RunResult all;
+    auto n = BatchCount(inputs, all.diagnostics);
+    if (!n) return all;
+    if (batch_size <= 0) batch_size = std::max<int64_t>(*n, 1);
+    int64_t batches = (*n + batch_size - 1) / batch_size;
+    if (max_batches > 0) batches = std::min(batches, max_batches);
+    std::vector<Tensor> outs;
+    for (int64_t b = 0; b < batches; ++b) {
+      int64_t begin = b * batch_size, count = std::min(batch_size, *n - begin);
+      std::vector<Tensor> batch;
+      for (const Tensor& t : inputs) batch.push_back(SliceBatch(t, begin, count));
+      RunResult r = exec.Run(batch);
+      if (!r.ok()) {
+        all.diagnostics.insert(all.diagnostics.end(), r.diagnostics.begin(), r.diagnostics.end());
+        all.outputs.clear();
+        return all;
+      }
+      if (outs.empty()) outs.resize(r.outputs.size());
+      for (size_t i = 0; i < r.outputs.size(); ++i) AppendBatch(outs[i], std::move(r.outputs[i]));
+      if (progress) progress(b + 1, batches);
+    }
+    all.outputs = std::move(outs);
+    return all;
+  }
+};
+
+Simulator::Simulator(std::shared_ptr<const Plan> plan) : plan_(std::move(plan)), impl_(std::make_unique<Impl>()) {}
+Simulator::~Simulator() = default;
+
+SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
+  SimulatorResult r;
+  ExecutorResult q = Executor::Create(plan->model);
+  if (!q.ok()) {
+    r.diagnostics = std::move(q.diagnostics);
+    return r;
+  }
+  ExecutorResult f = Executor::Create(plan->model);
+  if (!f.ok()) {
+    r.diagnostics = std::move(f.diagnostics);
+    return r;
+  }
+  std::unique_ptr<Simulator> sim(new Simulator(plan));
+  Impl* impl = sim->impl_.get();
+  impl->quant = std::move(q.executor);
+  impl->fp = std::move(f.executor);
+  for (const FakeQuantPoint& p : plan->points) {
+    PointState s;
+    s.fq = std::make_unique<FakeQuantizer>(p.spec, p.is_state);
+    impl->points.push_back(std::move(s));
+  }
+  // Weights are fake-quantized once, each with its own (static) observer.
+  impl->quant->TransformStates([&](TensorId id, const TensorInfo& info, Tensor& value) {
+    int pt = plan->state_points[static_cast<size_t>(id)];
+    if (pt < 0 || !value.is_float()) return;
+    PointState& s = impl->points[static_cast<size_t>(pt)];
+    std::vector<float> y(value.f32.size());
+    NumericsStatus st = s.fq->Forward(value.shape, value.f32, y);
+    if (!st.ok()) {
+      r.diagnostics.push_back(MakeDiagnostic(
+          st.code == NumericsError::kBlockSizeMismatch ? DiagCode::kBlockSizeMismatch : DiagCode::kExecutionError,
+          DiagLocation::From(plan->points[static_cast<size_t>(pt)].origin.where),
+          fmt::format("weight '{}' stays float: {}", info.name, st.message)));
+      return;
+    }
+    Accumulate(s, value.f32, y);
+    value.f32 = std::move(y);
+    s.fq->set_observer_enabled(false);
+  });
+  // Activations: one hook at every point of the plan.
+  const Plan* p = plan.get();
+  impl->quant->SetHook(
+      [impl, p](const TensorEvent& ev, Tensor& t) {
+        if (!t.is_float()) return;
+        int pt = impl->PointAt(*p, ev.op_id, ev.slot);
+        if (pt < 0) return;
+        PointState& s = impl->points[static_cast<size_t>(pt)];
+        bool measure = s.fq->fake_quant_enabled() && !s.fq->disabled();
+        std::vector<float> x;
+        if (measure) x = t.f32;
+        NumericsStatus st = s.fq->Forward(t.shape, t.f32, t.f32);
+        if (!st.ok() && st.code == NumericsError::kBlockSizeMismatch) {
+          impl->diagnostics.push_back(MakeDiagnostic(DiagCode::kBlockSizeMismatch,
+                                                     DiagLocation::From(p->points[static_cast<size_t>(pt)].origin.where),
+                                                     fmt::format("'{}' stays float: {}",
+                                                                 p->model->tensor(ev.tensor).name, st.message)));
+        }
+        if (measure && st.ok()) Accumulate(s, x, t.f32);
+      },
+      [impl, p](const Model&, OpId op, TensorSlot slot) {
+        return impl->PointAt(*p, op, slot) >= 0 ? HookMode::kModify : HookMode::kNone;
+      });
+  r.simulator = std::move(sim);
+  return r;
+}
+
+std::vector<Diagnostic> Simulator::Calibrate(std::span<const Tensor> inputs, int64_t batch_size, int64_t max_batches,
+                                             const ProgressFn& progress) {
+  for (size_t i = 0; i < impl_->points.size(); ++i) {
+    if (plan_->points[i].is_state) continue;
+    impl_->points[i].fq->set_observer_enabled(true);
+    impl_->points[i].fq->set_fake_quant_enabled(false);
+  }
+  RunResult r = impl_->RunInBatches(*impl_->quant, inputs, batch_size, max_batches, progress);
+  if (r.ok() && !r.outputs.empty() && !r.outputs[0].shape.empty()) impl_->calibration_samples += r.outputs[0].shape[0];
+  for (size_t i = 0; i < impl_->points.size(); ++i) {
+    if (plan_->points[i].is_state) continue;
+    impl_->points[i].fq->set_observer_enabled(false);
+    impl_->points[i].fq->set_fake_quant_enabled(true);
+  }
+  return r.diagnostics;
+}
+
+RunResult Simulator::RunFloat(std::span<const Tensor> inputs, int64_t batch_size) {
+  return impl_->RunInBatches(*impl_->fp, inputs, batch_size, 0, {});
+}
+
+SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor* labels, int64_t batch_size,
+                                    const ProgressFn& progress) {
+  SimReportResult result;
+  for (size_t i = 0; i < impl_->points.size(); ++i) {
+    if (plan_->points[i].is_state) continue;
+    PointState& s = impl_->points[i];
+    s.signal = s.noise = s.max_abs = 0;
+    s.elements = 0;
+  }
+  impl_->diagnostics.clear();
+  ProgressFn half;
+  if (progress) half = [&](int64_t d, int64_t t) { progress(d, 2 * t); };
+  RunResult q = impl_->RunInBatches(*impl_->quant, inputs, batch_size, 0, half);
+  if (!q.ok()) {
+    result.diagnostics = std::move(q.diagnostics);
+    return result;
+  }
+  ProgressFn second;
+  if (progress) second = [&](int64_t d, int64_t t) { progress(t + d, 2 * t); };
+  RunResult f = impl_->RunInBatches(*impl_->fp, inputs, batch_size, 0, second);
+  if (!f.ok()) {
+    result.diagnostics = std::move(f.diagnostics);
+    return result;
+  }
+  result.diagnostics = impl_->diagnostics;
+  SimReport rep;
+  rep.calibration_samples = impl_->calibration_samples;
+  rep.samples = q.outputs.empty() || q.outputs[0].shape.empty() ? 0 : q.outputs[0].shape[0];
+  const Model& model = *plan_->model;
+  for (size_t o = 0; o < q.outputs.size(); ++o) {
+    const Tensor& a = f.outputs[o];
+    const Tensor& b = q.outputs[o];
+    OutputReport out;
+    out.name = model.tensor(model.outputs()[o]).name;
+    if (a.is_float() && b.is_float()) {
+      PointState acc;
+      Accumulate(acc, a.f32, b.f32);
+      out.sqnr_db = SqnrDb(acc.signal, acc.noise);
+      out.max_abs_error = acc.max_abs;
+      if (a.shape.size() == 2 && a.shape[0] > 0 && a.shape[1] > 0) {
+        int64_t n = a.shape[0], c = a.shape[1], agree = 0, correct_f = 0, correct_q = 0;
+        bool have_labels = labels && !labels->is_float() && static_cast<int64_t>(labels->i64.size()) == n;
+        for (int64_t i = 0; i < n; ++i) {
+          auto arg = [&](const Tensor& t) {
+            return std::max_element(t.f32.begin() + i * c, t.f32.begin() + (i + 1) * c) - (t.f32.begin() + i * c);
+          };
+          int64_t fa = arg(a), qa = arg(b);
+          agree += fa == qa;
+          if (have_labels) {
+            correct_f += fa == labels->i64[static_cast<size_t>(i)];
+            correct_q += qa == labels->i64[static_cast<size_t>(i)];
+          }
+        }
+        out.top1_agreement = static_cast<double>(agree) / static_cast<double>(n);
+        if (have_labels && o == 0) {
+          rep.float_accuracy = static_cast<double>(correct_f) / static_cast<double>(n);
+          rep.quantized_accuracy = static_cast<double>(correct_q) / static_cast<double>(n);
+        } else if (labels && o == 0 && !have_labels) {
+          result.diagnostics.push_back(MakeDiagnostic(
+              DiagCode::kDataInvalid, {},
+              fmt::format("labels must be {} integer class ids (one per sample); got {} {} values", n,
+                          labels->is_float() ? labels->f32.size() : labels->i64.size(), ElementTypeName(labels->type))));
+        }
+      }
+    }
+    rep.outputs.push_back(std::move(out));
+  }
+  for (size_t i = 0; i < impl_->points.size(); ++i) {
+    const FakeQuantPoint& fp = plan_->points[i];
+    const PointState& s = impl_->points[i];
+    PointReport pr;
+    pr.point = fp.id;
+    pr.tensor = model.tensor(fp.tensor).name;
+    pr.is_state = fp.is_state;
+    pr.spec = SpecSummary(fp.spec, fp.is_state);
+    pr.source = fp.origin.where.FileLine();
+    pr.rule = fp.origin.description;
+    pr.sqnr_db = SqnrDb(s.signal, s.noise);
+    pr.max_abs_error = s.max_abs;
+    pr.elements = s.elements;
+    pr.disabled = s.fq->disabled();
+    rep.points.push_back(std::move(pr));
+  }
+  std::stable_sort(rep.points.begin(), rep.points.end(),
+                   [](const PointReport& a, const PointReport& b) { return a.sqnr_db < b.sqnr_db; });
+  rep.quantized_outputs = std::move(q.outputs);
+  rep.float_outputs = std::move(f.outputs);
+  result.report = std::move(rep);
+  return result;
+}
+
+void Simulator::SetQatStep(int64_t step) {
+  for (size_t i = 0; i < impl_->points.size(); ++i) {
+    if (plan_->points[i].is_state) continue;
+    const auto& sched = plan_->points[i].qat_schedule;
+    impl_->points[i].fq->set_observer_enabled(!sched || sched->ObserverOn(step));
+    impl_->points[i].fq->set_fake_quant_enabled(!sched || sched->FakeQuantOn(step));
+  }
+}
+
+bool Simulator::observer_enabled(int point) const { return impl_->points.at(static_cast<size_t>(point)).fq->observer_enabled(); }
+bool Simulator::fake_quant_enabled(int point) const {
+  return impl_->points.at(static_cast<size_t>(point)).fq->fake_quant_enabled();
+}
+
+namespace {
+std::string Db(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return fmt::format("{:.2f}", v);
+}
+}  // namespace
+
+std::string RenderReportText(const SimReport& r, size_t max_points) {
+  std::string out = fmt::format("evaluated {} samples (calibrated on {})\n", r.samples, r.calibration_samples);
+  for (const OutputReport& o : r.outputs) {
+    out += fmt::format("output '{}': SQNR {} dB, max abs error {:.6g}", o.name, Db(o.sqnr_db), o.max_abs_error);
+    if (o.top1_agreement) out += fmt::format(", top-1 agreement {:.2f}%", 100.0 * *o.top1_agreement);
+    out += "\n";
+  }
+  if (r.float_accuracy) {
+    out += fmt::format("accuracy: float {:.2f}%, fake-quantized {:.2f}% ({:+.2f} points)\n", 100.0 * *r.float_accuracy,
+                       100.0 * *r.quantized_accuracy, 100.0 * (*r.quantized_accuracy - *r.float_accuracy));
+  }
+  out += fmt::format("fake-quant points, most damaging first ({} in all):\n", r.points.size());
+  out += fmt::format("  {:>8}  {:<6} {:<32} {:<44} {}\n", "SQNR dB", "kind", "tensor", "spec", "rule");
+  for (size_t i = 0; i < r.points.size() && i < max_points; ++i) {
+    const PointReport& p = r.points[i];
+    out += fmt::format("  {:>8}  {:<6} {:<32} {:<44} {}{}\n", p.disabled ? "off" : Db(p.sqnr_db),
+                       p.is_state ? "weight" : "act", p.tensor, p.spec, p.source.empty() ? "(default)" : p.source,
+                       p.disabled ? " (disabled at run time)" : "");
+  }
+  if (r.points.size() > max_points) out += fmt::format("  ... {} more\n", r.points.size() - max_points);
+  return out;
+}
+
+std::string RenderReportJson(const SimReport& r) {
+  using J = nlohmann::ordered_json;
+  auto num = [](double v) { return std::isfinite(v) ? J(v) : J(nullptr); };
+  J j;
+  j["samples"] = r.samples;
+  j["calibration_samples"] = r.calibration_samples;
+  J outs = J::array();
+  for (const OutputReport& o : r.outputs) {
+    J x;
+    x["name"] = o.name;
+    x["sqnr_db"] = num(o.sqnr_db);
+    x["max_abs_error"] = o.max_abs_error;
+    x["top1_agreement"] = o.top1_agreement ? J(*o.top1_agreement) : J(nullptr);
+    outs.push_back(x);
+  }
+  j["outputs"] = outs;
+  j["float_accuracy"] = r.float_accuracy ? J(*r.float_accuracy) : J(nullptr);
+  j["quantized_accuracy"] = r.quantized_accuracy ? J(*r.quantized_accuracy) : J(nullptr);
+  J pts = J::array();
+  for (const PointReport& p : r.points) {
+    pts.push_back({{"point", p.point},
+                   {"tensor", p.tensor},
+                   {"kind", p.is_state ? "weight" : "activation"},
+                   {"spec", p.spec},
+                   {"sqnr_db", num(p.sqnr_db)},
+                   {"max_abs_error", p.max_abs_error},
+                   {"elements", p.elements},
+                   {"disabled", p.disabled},
+                   {"source", p.source.empty() ? J(nullptr) : J(p.source)},
+                   {"rule", p.rule}});
+  }
+  j["points"] = pts;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace qrules
