@@ -31,7 +31,6 @@ qrules_cli_test(quantize_unknown_spec 1 ARGS quantize ${D}/x5.npy --rules ${D}/s
 qrules_cli_test(quantize_rejects_int_npy 1 ARGS quantize ${D}/labels_i64.npy --rules ${D}/specs.qrules --spec a8
   --out ${OUT}/x.npy REGEX "int64 data; quantize takes float32")
 qrules_cli_test(quantize_missing_input 2 ARGS quantize ${D}/nope.npy --rules ${D}/specs.qrules --spec a8 --out ${OUT}/x.npy)
-qrules_cli_test(unknown_command 2 ARGS lnt REGEX "unknown command 'lnt', did you mean 'lint'")
 qrules_cli_test(unknown_option 2 ARGS lint --wrror rules/w8a8.qrules REGEX "did you mean '--werror'")
 qrules_cli_test(plan_json 0 ARGS plan rules/w8a8.qrules --model tests/data/models/fmnist_mlp.onnx
   --modules tests/data/models/fmnist_mlp.modules.json --format json

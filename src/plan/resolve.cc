@@ -26,7 +26,11 @@ class SelectorIndex {
     }
     if (set_.Add(s.text, nullptr) >= 0) regex_ids_.push_back(id);
   }
-  void Compile() { compiled_ = !regex_ids_.empty() && set_.Compile(); }
+  // False when RE2 could not build the set (its memory budget); matching then finds no regex.
+  bool Compile() {
+    compiled_ = !regex_ids_.empty() && set_.Compile();
+    return regex_ids_.empty() || compiled_;
+  }
   // Ids of every selector matching `name`, sorted ascending.
   void Match(std::string_view name, std::vector<int>& out) const {
     out.clear();
@@ -132,7 +136,9 @@ class Resolver {
         op_name_index_.Add(entries[k].selector, static_cast<int>(op_name_ids_.size() - 1));
       }
     }
-    op_name_index_.Compile();
+    if (!op_name_index_.Compile()) {
+      Report(DiagCode::kRegexSyntax, {}, "the op_name regexes are too large for RE2 to match together");
+    }
   }
 
   int ScopeIndex(ModuleLevel level, int entry) const {
@@ -158,7 +164,9 @@ class Resolver {
     // Which module_name entries match which modules (one pass per module name).
     SelectorIndex names;
     for (size_t e = 0; e < cfg_.module_name.size(); ++e) names.Add(cfg_.module_name[e].selector, static_cast<int>(e));
-    names.Compile();
+    if (!names.Compile()) {
+      Report(DiagCode::kRegexSyntax, {}, "the module_name regexes are too large for RE2 to match together");
+    }
     name_matches_.assign(cfg_.module_name.size(), {});
     type_matches_.assign(cfg_.module_type.size(), {});
     module_name_hits_.assign(n, {});

@@ -143,7 +143,7 @@ class Compiler {
 
   // --- loading ----------------------------------------------------------------------------------
   void Load(SourcePtr src, bool is_main, std::vector<std::pair<std::string, SourceRange>> chain) {
-    syntax::ParseOutput parsed = syntax::Parse(src);
+    syntax::ParseOutput parsed = syntax::Parse(src, /*keep_comments=*/false);
     for (auto& d : parsed.diagnostics) {
       for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         d.notes.push_back({DiagLocation::From(it->second), "imported from here"});
@@ -681,7 +681,22 @@ class Compiler {
     return s;
   }
 
+  // Whether RE2 accepts a pattern.  Parsing it into a (never compiled) RE2::Set is several times
+  // cheaper than compiling an RE2; only long patterns, which may hit RE2's program size limit at
+  // compile time, and rejected ones (for the error position) are compiled on their own.
+  bool RegexIsValid(const std::string& pattern) {
+    auto [it, inserted] = regex_valid_.emplace(pattern, true);
+    if (inserted) {
+      it->second = pattern.size() > 1000 ? RE2(pattern, RE2::Quiet).ok() : regex_parser_.Add(pattern, nullptr) >= 0;
+    }
+    return it->second;
+  }
+
   void CheckRegex(const NameSelector& s, const Node& literal, const SourcePtr& src) {
+    if (RegexIsValid(s.text)) {
+      if (options_.lint && OnlyUnescapedDots(s.text)) ReportUnescapedDot(s);
+      return;
+    }
     RE2 re(s.text, RE2::Quiet);
     if (!re.ok()) {
       // Point at RE2's error argument inside the pattern.
@@ -694,7 +709,10 @@ class Compiler {
              fmt::format("invalid regex: {}", re.error()));
       return;
     }
-    if (options_.lint && OnlyUnescapedDots(s.text)) {
+  }
+
+  void ReportUnescapedDot(const NameSelector& s) {
+    {
       std::string escaped;
       for (char c : s.text) {
         if (c == '.') escaped += '\\';
@@ -1101,6 +1119,8 @@ class Compiler {
   std::set<std::string> loaded_;
   std::map<std::string, SpecDecl, std::less<>> specs_;
   std::vector<std::pair<std::string, SourceRange>> import_chain_;
+  RE2::Set regex_parser_{RE2::Quiet, RE2::UNANCHORED};
+  std::unordered_map<std::string, bool> regex_valid_;
 };
 
 }  // namespace

@@ -61,18 +61,22 @@ template <typename Rule>
 using Control = pegtl::must_if<ErrorTable, pegtl::normal, false>::control<Rule>;
 
 // --- which rules keep a node in the tree ----------------------------------------------------------
+#define QRULES_KEPT_RULES                                                                          \
+  g::version, g::import_decl, g::import_path, g::spec_decl, g::spec_name, g::parent_name,          \
+      g::spec_body, g::field, g::field_name, g::call, g::call_name, g::named_argument,             \
+      g::argument_name, g::tuple, g::list, g::number, g::string, g::word, g::regex, g::global_decl, \
+      g::module_type_decl, g::type_name, g::module_name_decl, g::expect_clause, g::comparison,     \
+      g::expect_count, g::none_tail, g::scope_body, g::tensor_group, g::group_name, g::tensor_map, \
+      g::map_entry, g::all_key, g::key_index, g::key_name, g::key_string, g::none_ref,             \
+      g::named_ref, g::ref_name, g::op_type_entry, g::op_type_name, g::op_name_entry, g::op_body,  \
+      g::qat_schedule, g::schedule_body
 template <typename Rule>
-using Selector = pegtl::parse_tree::selector<
-    Rule,
-    pegtl::parse_tree::store_content::on<
-        g::version, g::import_decl, g::import_path, g::spec_decl, g::spec_name, g::parent_name,
-        g::spec_body, g::field, g::field_name, g::call, g::call_name, g::named_argument,
-        g::argument_name, g::tuple, g::list, g::number, g::string, g::word, g::regex, g::global_decl,
-        g::module_type_decl, g::type_name, g::module_name_decl, g::expect_clause, g::comparison,
-        g::expect_count, g::none_tail, g::scope_body, g::tensor_group, g::group_name, g::tensor_map,
-        g::map_entry, g::all_key, g::key_index, g::key_name, g::key_string, g::none_ref,
-        g::named_ref, g::ref_name, g::op_type_entry, g::op_type_name, g::op_name_entry, g::op_body,
-        g::qat_schedule, g::schedule_body, g::comment>>;
+using Selector = pegtl::parse_tree::selector<Rule, pegtl::parse_tree::store_content::on<QRULES_KEPT_RULES, g::comment>>;
+template <typename Rule>
+using SelectorWithoutComments = pegtl::parse_tree::selector<Rule, pegtl::parse_tree::store_content::on<QRULES_KEPT_RULES>>;
+#undef QRULES_KEPT_RULES
+
+
 
 // First byte offset at which `text` is not valid UTF-8, or npos.  NUL counts as invalid: it is
 // never part of a text file.
@@ -140,7 +144,41 @@ SourceRange RangeOf(const Node& n, const std::shared_ptr<const Source>& source) 
   return SourceRange{source, BeginOffset(n, *source), EndOffset(n, *source)};
 }
 
-ParseOutput Parse(const std::shared_ptr<const Source>& source) {
+namespace {
+// Freed nodes kept for reuse, per thread; returned to the heap when the thread ends.
+struct NodeFreeList {
+  std::vector<void*> blocks;
+  ~NodeFreeList() {
+    for (void* p : blocks) ::operator delete(p);
+  }
+};
+thread_local NodeFreeList node_free_list;
+constexpr size_t kMaxFreeNodes = 1 << 16;
+}  // namespace
+
+void* Node::operator new(std::size_t size) {
+  auto& free = node_free_list.blocks;
+  if (size == sizeof(Node) && !free.empty()) {
+    void* p = free.back();
+    free.pop_back();
+    return p;
+  }
+  return ::operator new(size);
+}
+
+void Node::operator delete(void* p, std::size_t size) noexcept {
+  auto& free = node_free_list.blocks;
+  if (size == sizeof(Node) && free.size() < kMaxFreeNodes) {
+    try {
+      free.push_back(p);
+      return;
+    } catch (...) {
+    }
+  }
+  ::operator delete(p);
+}
+
+ParseOutput Parse(const std::shared_ptr<const Source>& source, bool keep_comments) {
   ParseOutput out;
   const std::string& text = source->text();
   if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
@@ -157,7 +195,8 @@ ParseOutput Parse(const std::shared_ptr<const Source>& source) {
   }
   pegtl::memory_input<pegtl::tracking_mode::lazy> in(text.data(), text.size(), source->name());
   try {
-    out.root = pegtl::parse_tree::parse<g::file, Selector, pegtl::nothing, Control>(in);
+    out.root = keep_comments ? pegtl::parse_tree::parse<g::file, Node, Selector, pegtl::nothing, Control>(in)
+                             : pegtl::parse_tree::parse<g::file, Node, SelectorWithoutComments, pegtl::nothing, Control>(in);
     if (!out.root) {
       out.diagnostics.push_back(MakeDiagnostic(DiagCode::kSyntax, DiagLocation::From(*source, 0, 1),
                                                "expected the format header 'qrules 1'"));

@@ -15,7 +15,13 @@
 
 namespace qrules::syntax {
 
-using Node = tao::pegtl::parse_tree::node;
+// A parse tree node.  PEGTL allocates one for every attempt of a rule that may hold kept nodes
+// and frees it when the attempt fails, so nodes come from a per-thread free list instead of
+// malloc (parsing is allocation-bound otherwise).
+struct Node : tao::pegtl::parse_tree::basic_node<Node> {
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p, std::size_t size) noexcept;
+};
 
 struct ParseOutput {
   std::unique_ptr<Node> root;  // null when the text does not parse
@@ -24,7 +30,9 @@ struct ParseOutput {
 
 // Parses a whole file.  Never throws: syntax errors, invalid UTF-8 and NUL bytes become
 // diagnostics.  The tree points into source->text(), so `source` must outlive it.
-ParseOutput Parse(const std::shared_ptr<const Source>& source);
+// `keep_comments`: comment nodes are kept in the tree (for the formatter); compilation does not
+// need them and parses faster without.
+ParseOutput Parse(const std::shared_ptr<const Source>& source, bool keep_comments = true);
 
 // The supported format version (the `qrules N` header).
 inline constexpr int kFormatVersion = 1;
