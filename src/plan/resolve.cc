@@ -1,7 +1,9 @@
 // Resolution: rule table x model -> plan.  The steps are those of plan.h (semantics.md §b), in
 // order; each function below is one step.
 #include <algorithm>
+#include <map>
 #include <numeric>
+#include <tuple>
 #include <set>
 #include <unordered_map>
 
@@ -129,6 +131,7 @@ class Resolver {
       scopes_.push_back({ModuleLevel::kName, static_cast<int>(i), &cfg_.module_name[i].config,
                          {cfg_.module_name[i].where, ScopeText(cfg_, ModuleLevel::kName, static_cast<int>(i))}});
     }
+    for (const Scope& sc : scopes_) scope_default_ops_.push_back(sc.config->DefaultOpConfig());
     for (size_t s = 0; s < scopes_.size(); ++s) {
       const auto& entries = scopes_[s].config->op_name;
       for (size_t k = 0; k < entries.size(); ++k) {
@@ -281,20 +284,24 @@ class Resolver {
       if (chosen >= 0) {
         const OpNameEntry& e = scope.config->op_name[static_cast<size_t>(chosen)];
         p.op_level = OpLevel::kOpName;
-        op_configs_[i] = e.Effective();
-        p.config_origin = {e.where, fmt::format("{} > op_name {}", mp.origin.description, e.selector.ToString())};
+        op_configs_[i] = e.config ? &*e.config : &disabled_op_;
+        p.config_origin = CachedOrigin(&mp, &e, [&] {
+          return Origin{e.where, fmt::format("{} > op_name {}", mp.origin.description, e.selector.ToString())};
+        });
         if (type_entry) {
           p.also_matched.push_back({type_entry->where, fmt::format("op_type {}{} lost: op_name beats op_type",
                                                                    type_entry->op_type, At(type_entry->where))});
         }
       } else if (type_entry) {
         p.op_level = OpLevel::kOpType;
-        op_configs_[i] = type_entry->Effective();
-        p.config_origin = {type_entry->where, fmt::format("{} > op_type {}", mp.origin.description, type_entry->op_type)};
+        op_configs_[i] = type_entry->config ? &*type_entry->config : &disabled_op_;
+        p.config_origin = CachedOrigin(&mp, type_entry, [&] {
+          return Origin{type_entry->where, fmt::format("{} > op_type {}", mp.origin.description, type_entry->op_type)};
+        });
       } else {
         p.op_level = OpLevel::kDefault;
-        op_configs_[i] = scope.config->DefaultOpConfig();
-        p.config_origin = {mp.origin.where, mp.origin.description};
+        op_configs_[i] = &scope_default_ops_[static_cast<size_t>(scope_index)];
+        p.config_origin = mp.origin;
       }
       for (const auto& lost : mp.also_matched) p.also_matched.push_back(lost);
     }
@@ -389,11 +396,19 @@ class Resolver {
     return map.Find(TensorKey::All());
   }
 
-  Origin EntryOrigin(const OpPlan& p, std::string_view group, const TensorSpecEntry& e) const {
-    std::string where = p.config_origin.description;
-    if (p.op_level == OpLevel::kDefault) where += fmt::format(" > {}", group);
-    else where += fmt::format(" > {}", group);
-    return {e.where.valid() ? e.where : p.config_origin.where, fmt::format("{}[{}]", where, e.key.ToString())};
+  template <typename Make>
+  const Origin& CachedOrigin(const void* a, const void* b, Make make, const void* c = nullptr, std::string_view d = {}) {
+    auto key = std::make_tuple(a, b, c, d);
+    auto it = origin_cache_.find(key);
+    if (it == origin_cache_.end()) it = origin_cache_.emplace(key, make()).first;
+    return it->second;
+  }
+
+  const Origin& EntryOrigin(const OpPlan& p, std::string_view group, const TensorSpecEntry& e) {
+    return CachedOrigin(&plan_->modules[static_cast<size_t>(p.governing_module)], &e, [&] {
+      return Origin{e.where.valid() ? e.where : p.config_origin.where,
+                    fmt::format("{} > {}[{}]", p.config_origin.description, group, e.key.ToString())};
+    }, op_configs_[static_cast<size_t>(p.op)], group);
   }
 
   // --- §b.5, §b.6: patterns, fusion, annotation order, edge sharing ----------------------------------
@@ -460,8 +475,10 @@ class Resolver {
     OpPlan& p = plan_->ops[static_cast<size_t>(key)];
     const OpTypeInfo* info = FindOpTypeCached(op.type);
     p.pattern = PatternName(info->pattern, m.ops, M());
-    const OpQuantizerConfig& c = op_configs_[static_cast<size_t>(key)];
-    TensorSpecMap in_map = c.Input(), out_map = c.Output(), state_map = c.State();
+    const OpQuantizerConfig& c = *op_configs_[static_cast<size_t>(key)];
+    const TensorSpecMap& in_map = c.op_input ? *c.op_input : default_activation_map_;
+    const TensorSpecMap& out_map = c.op_output ? *c.op_output : default_activation_map_;
+    const TensorSpecMap& state_map = c.op_state ? *c.op_state : default_weight_map_;
     for (size_t i = 1; i < m.ops.size(); ++i) {
       p.fused.push_back(m.ops[i]);
       OpPlan& inner = plan_->ops[static_cast<size_t>(m.ops[i])];
@@ -886,11 +903,15 @@ class Resolver {
       const Op& op = M().op(c);
       if (op.weight_input < 0 || op.input(static_cast<size_t>(op.weight_input)) != pt.tensor) continue;
       if (op.weight_output_axis < 0 && op.weight_input_axis < 0) continue;
+      // The torch layout's output/input channel axes are the §b.10 defaults of the op type
+      // (linear, conv: 0/1; conv_transpose: 1/0); the IR says where they are as stored.
+      const OpTypeInfo* info = FindOpTypeCached(op.type);
+      if (!info) return;
       int64_t a = *pt.spec.granularity.axis;
       if (a < 0 && ti.shape.known) a += static_cast<int64_t>(ti.shape.rank());
-      int64_t stored = a == 0 && op.weight_output_axis >= 0  ? op.weight_output_axis
-                       : a == 1 && op.weight_input_axis >= 0 ? op.weight_input_axis
-                                                              : a;
+      int64_t stored = a == info->per_channel_axis && op.weight_output_axis >= 0 ? op.weight_output_axis
+                       : a == info->per_block_axis && op.weight_input_axis >= 0  ? op.weight_input_axis
+                                                                                  : a;
       if (stored != *pt.spec.granularity.axis) {
         pt.origin.description += fmt::format(" (torch axis {} is axis {} as stored)", a, stored);
         pt.spec.granularity.axis = stored;
@@ -1094,7 +1115,13 @@ class Resolver {
   std::vector<bool> assigned_;
   std::vector<std::vector<ModuleId>> name_matches_, type_matches_;
   std::vector<std::vector<int>> module_name_hits_, module_type_hits_;
-  std::vector<OpQuantizerConfig> op_configs_;
+  std::vector<const OpQuantizerConfig*> op_configs_;   // into the rules, or the members below
+  std::vector<OpQuantizerConfig> scope_default_ops_;  // per scope: its op_* groups as an op config
+  OpQuantizerConfig disabled_op_ = OpQuantizerConfig::Disabled();
+  TensorSpecMap default_activation_map_ = OpQuantizerConfig().Input();
+  TensorSpecMap default_weight_map_ = OpQuantizerConfig().State();
+  // Origins are the same text for every op decided by the same entry in the same module scope.
+  std::map<std::tuple<const void*, const void*, const void*, std::string_view>, Origin> origin_cache_;
   std::vector<std::vector<int>> op_name_matches_;
   std::vector<bool> registered_, annotated_, state_decided_;
   std::vector<int> out_point_;
