@@ -17,6 +17,7 @@
 #include "qrules/compile.h"
 #include "qrules/ir.h"
 #include "qrules/plan.h"
+#include "qrules/rule_table.h"
 
 using Clock = std::chrono::steady_clock;
 
@@ -116,9 +117,26 @@ int main(int argc, char** argv) {
     }
     base.push_back(Ms(Clock::now() - a) * static_cast<double>(ops) / static_cast<double>(sample));
   }
-  double m = Median(e2e), bl = Median(base);
+  // The rule table alone: build it, then decide the winning op_name rule of every op (the same
+  // question the baseline loop answers: the last rule that fully matches the name).
+  qrules::CompileResult rules_only = qrules::Compile(std::make_shared<const qrules::Source>("bench.qrules", text));
+  std::vector<double> table_ms;
+  size_t table_sink = 0;
+  for (int r = 0; r < runs; ++r) {
+    auto a = Clock::now();
+    auto table = qrules::RuleTable::Build(rules_only.rules->config);
+    std::vector<int> hits;
+    qrules::RuleTable::Scratch scratch;
+    for (size_t i = 0; i < ops; ++i) {
+      table->MatchOpName(model->op(static_cast<qrules::OpId>(i)).name, hits, scratch);
+      table_sink += hits.empty() ? 0 : static_cast<size_t>(table->op_name_entry(hits.back()).second + 1);
+    }
+    table_ms.push_back(Ms(Clock::now() - a));
+  }
+  double m = Median(e2e), bl = Median(base), tm = Median(table_ms);
   std::printf("  baseline: RE2::FullMatch loop      %10.1f ms  (scaled from %zu names; %zu)\n", bl, sample, sink % 7);
-  std::printf("  qrules compile + Resolve           %10.1f ms  (%zu fake-quant points)   %.0fx faster\n", m, points, bl / m);
+  std::printf("  rule table: build + decide all ops %10.1f ms  %.0fx faster (%zu)\n", tm, bl / tm, table_sink % 7);
+  std::printf("  full plan: compile + Resolve       %10.1f ms  (%zu fake-quant points)   %.0fx faster\n", m, points, bl / m);
   std::printf("    of which compiling the rules     %10.1f ms\n", Median(compile_ms));
 
   // A 10,000-op model end to end.
@@ -131,6 +149,7 @@ int main(int argc, char** argv) {
     small_ms.push_back(Ms(Clock::now() - a));
   }
   std::printf("  10,000-op model, compile + Resolve (with lints) %8.1f ms\n", Median(small_ms));
-  std::printf("  target: >= 100x the loop and < 2000 ms: %s\n", bl / m >= 100 && m < 2000 ? "met" : "NOT met");
+  std::printf("  target (rule table): >= 100x the loop and < 2000 ms: %s\n", bl / tm >= 100 && tm < 2000 ? "met" : "NOT met");
+  std::printf("  target (full plan):  >= 100x the loop and < 2000 ms: %s\n", bl / m >= 100 && m < 2000 ? "met" : "NOT met");
   return 0;
 }

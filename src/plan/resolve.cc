@@ -13,45 +13,10 @@
 
 #include "plan/plan_internal.h"
 #include "qrules/plan.h"
+#include "qrules/rule_table.h"
 
 namespace qrules {
 namespace {
-
-// A compiled set of name selectors: exact names in a hash map, regexes in one RE2::Set, so that
-// matching one name against every selector is one hash lookup plus one Set pass.
-class SelectorIndex {
- public:
-  void Add(const NameSelector& s, int id) {
-    if (!s.is_regex) {
-      exact_[s.text].push_back(id);
-      return;
-    }
-    if (set_.Add(s.text, nullptr) >= 0) regex_ids_.push_back(id);
-  }
-  // False when RE2 could not build the set (its memory budget); matching then finds no regex.
-  bool Compile() {
-    compiled_ = !regex_ids_.empty() && set_.Compile();
-    return regex_ids_.empty() || compiled_;
-  }
-  // Ids of every selector matching `name`, sorted ascending.
-  void Match(std::string_view name, std::vector<int>& out) const {
-    out.clear();
-    if (auto it = exact_.find(std::string(name)); it != exact_.end()) out = it->second;
-    if (compiled_) {
-      hits_.clear();
-      set_.Match(re2::StringPiece(name.data(), name.size()), &hits_);
-      for (int h : hits_) out.push_back(regex_ids_[static_cast<size_t>(h)]);
-    }
-    std::sort(out.begin(), out.end());
-  }
-
- private:
-  std::unordered_map<std::string, std::vector<int>> exact_;
-  RE2::Set set_{RE2::Quiet, RE2::ANCHOR_BOTH};
-  std::vector<int> regex_ids_;
-  bool compiled_ = false;
-  mutable std::vector<int> hits_;
-};
 
 // One scope of the rule file: global, a module_type entry or a module_name entry.
 struct Scope {
@@ -132,15 +97,9 @@ class Resolver {
                          {cfg_.module_name[i].where, ScopeText(cfg_, ModuleLevel::kName, static_cast<int>(i))}});
     }
     for (const Scope& sc : scopes_) scope_default_ops_.push_back(sc.config->DefaultOpConfig());
-    for (size_t s = 0; s < scopes_.size(); ++s) {
-      const auto& entries = scopes_[s].config->op_name;
-      for (size_t k = 0; k < entries.size(); ++k) {
-        op_name_ids_.push_back({static_cast<int>(s), static_cast<int>(k)});
-        op_name_index_.Add(entries[k].selector, static_cast<int>(op_name_ids_.size() - 1));
-      }
-    }
-    if (!op_name_index_.Compile()) {
-      Report(DiagCode::kRegexSyntax, {}, "the op_name regexes are too large for RE2 to match together");
+    table_ = RuleTable::Build(cfg_);
+    if (!table_->ok()) {
+      Report(DiagCode::kRegexSyntax, {}, "the name regexes are too large for RE2 to match together");
     }
   }
 
@@ -165,11 +124,6 @@ class Resolver {
       for (auto it = ch.rbegin(); it != ch.rend(); ++it) stack.push_back(*it);
     }
     // Which module_name entries match which modules (one pass per module name).
-    SelectorIndex names;
-    for (size_t e = 0; e < cfg_.module_name.size(); ++e) names.Add(cfg_.module_name[e].selector, static_cast<int>(e));
-    if (!names.Compile()) {
-      Report(DiagCode::kRegexSyntax, {}, "the module_name regexes are too large for RE2 to match together");
-    }
     name_matches_.assign(cfg_.module_name.size(), {});
     type_matches_.assign(cfg_.module_type.size(), {});
     module_name_hits_.assign(n, {});
@@ -179,7 +133,7 @@ class Resolver {
     for (size_t e = 0; e < cfg_.module_type.size(); ++e) types[cfg_.module_type[e].type_name].push_back(static_cast<int>(e));
     for (auto it = preorder_.rbegin(); it != preorder_.rend(); ++it) {  // reversed(named_modules())
       const Module& mod = M().module(*it);
-      names.Match(mod.name, hits);
+      table_->MatchModuleName(mod.name, hits, scratch_);
       for (int e : hits) name_matches_[static_cast<size_t>(e)].push_back(*it);
       module_name_hits_[static_cast<size_t>(*it)] = hits;
       if (auto t = types.find(mod.type); t != types.end() && !mod.type.empty()) {
@@ -260,12 +214,12 @@ class Resolver {
       p.module_level = mp.level;
       const Scope& scope = ScopeOf(op.module);
       int scope_index = ScopeIndex(mp.level, mp.entry);
-      op_name_index_.Match(op.name, hits);
+      table_->MatchOpName(op.name, hits, scratch_);
       op_name_matches_[i] = hits;
       // The last matching op_name entry of the governing scope (reverse order, first match).
       int chosen = -1;
       for (int h : hits) {
-        auto [s, k] = op_name_ids_[static_cast<size_t>(h)];
+        auto [s, k] = table_->op_name_entry(h);
         if (s != scope_index) continue;
         if (chosen >= 0) {
           const OpNameEntry& lost = scope.config->op_name[static_cast<size_t>(chosen)];
@@ -1009,12 +963,12 @@ class Resolver {
       }
     }
     // op_name entries
-    std::vector<std::vector<OpId>> name_hits(op_name_ids_.size());
+    std::vector<std::vector<OpId>> name_hits(table_->op_name_count());
     for (size_t o = 0; o < op_name_matches_.size(); ++o) {
       for (int h : op_name_matches_[o]) name_hits[static_cast<size_t>(h)].push_back(static_cast<OpId>(o));
     }
-    for (size_t h = 0; h < op_name_ids_.size(); ++h) {
-      auto [s, k] = op_name_ids_[h];
+    for (size_t h = 0; h < table_->op_name_count(); ++h) {
+      auto [s, k] = table_->op_name_entry(static_cast<int>(h));
       const OpNameEntry& entry = scopes_[static_cast<size_t>(s)].config->op_name[static_cast<size_t>(k)];
       if (name_hits[h].empty()) {
         Diagnostic& d = Report(DiagCode::kUnmatchedRule, entry.selector.where,
@@ -1074,7 +1028,6 @@ class Resolver {
       check(cfg_.module_type[e].expect, static_cast<int64_t>(type_matches_[e].size()),
             fmt::format("module_type \"{}\"", cfg_.module_type[e].type_name));
     }
-    std::vector<int> hits;
     for (size_t s = 0; s < scopes_.size(); ++s) {
       const ModuleQuantizerConfig& c = *scopes_[s].config;
       for (const OpTypeEntry& e : c.op_type) {
@@ -1087,16 +1040,18 @@ class Resolver {
       }
       for (const OpNameEntry& e : c.op_name) {
         if (!e.expect) continue;
-        NameSelector sel = e.selector;
-        SelectorIndex one;
-        one.Add(sel, 0);
-        one.Compile();
+        // The op_name id of this entry, then the ops whose matches include it.
+        int id = -1;
+        for (size_t h = 0; h < table_->op_name_count(); ++h) {
+          auto [hs, hk] = table_->op_name_entry(static_cast<int>(h));
+          if (hs == static_cast<int>(s) && &c.op_name[static_cast<size_t>(hk)] == &e) id = static_cast<int>(h);
+        }
         int64_t n = 0;
         for (OpId o = 0; o < static_cast<OpId>(M().ops().size()); ++o) {
-          one.Match(M().op(o).name, hits);
-          n += !hits.empty() && Governs(static_cast<int>(s), o);
+          const auto& m = op_name_matches_[static_cast<size_t>(o)];
+          n += std::binary_search(m.begin(), m.end(), id) && Governs(static_cast<int>(s), o);
         }
-        check(e.expect, n, fmt::format("op_name {} (in {})", sel.ToString(), scopes_[s].origin.description));
+        check(e.expect, n, fmt::format("op_name {} (in {})", e.selector.ToString(), scopes_[s].origin.description));
       }
     }
   }
@@ -1109,8 +1064,8 @@ class Resolver {
   std::shared_ptr<Plan> plan_;
   std::vector<Diagnostic> diags_;
   std::vector<Scope> scopes_;
-  std::vector<std::pair<int, int>> op_name_ids_;  // id -> (scope, entry)
-  SelectorIndex op_name_index_;
+  std::shared_ptr<const RuleTable> table_;
+  RuleTable::Scratch scratch_;
   std::vector<ModuleId> preorder_;
   std::vector<bool> assigned_;
   std::vector<std::vector<ModuleId>> name_matches_, type_matches_;
