@@ -7,6 +7,8 @@
 #include <set>
 
 #include "qrules/compile.h"
+#include "qrules/ir.h"
+#include "qrules/plan.h"
 #include "test_util.h"
 
 using namespace qrules;
@@ -42,13 +44,44 @@ TEST_CASE("every language diagnostic code has a golden test", "[golden]") {
       if (e != std::string::npos) covered.insert(text.substr(p + 2, e - p - 2));
     }
   }
-  // The codes of the table in language.md that need no model.
+  // The codes of the table in language.md (the last three need a model: lint_model/).
   for (const char* code : {"syntax", "unknown-field", "unknown-dtype", "unknown-qscheme",
                            "unknown-granularity", "unknown-qparams", "invalid-spec", "regex-syntax",
                            "mixed-keys", "global-module-spec", "duplicate-entry", "unknown-spec",
                            "spec-cycle", "import-not-found", "import-cycle", "invalid-schedule",
-                           "unescaped-dot", "short-type-name", "shadowed-entry"}) {
+                           "unescaped-dot", "short-type-name", "shadowed-entry", "unmatched-rule",
+                           "inert-rule", "expectation-failed"}) {
     INFO(code);
     CHECK(covered.count(code) == 1);
+  }
+}
+
+// With a model: tests/golden/lint_model/NAME.qrules resolved against lint_model/model.qir; the
+// compile diagnostics followed by the resolution diagnostics, as `qrules lint --model` prints them.
+TEST_CASE("golden model-aware lint diagnostics match their expected text", "[golden]") {
+  InSourceDir cd;
+  ModelResult model = LoadModelTextFile("tests/golden/lint_model/model.qir");
+  INFO(RenderText(model.diagnostics));
+  REQUIRE(model.ok());
+  auto files = FilesWithExtension("tests/golden/lint_model", ".qrules");
+  REQUIRE(files.size() >= 4);
+  bool update = std::getenv("QRULES_UPDATE_GOLDEN") != nullptr;
+  for (const auto& path : files) {
+    std::filesystem::path expected_path = path;
+    expected_path.replace_extension(".expected");
+    CompileResult r = CompileFile(path.string());
+    std::vector<Diagnostic> all = r.diagnostics;
+    if (r.ok()) {
+      PlanResult p = Resolve(r.rules, model.model);
+      all.insert(all.end(), p.diagnostics.begin(), p.diagnostics.end());
+    }
+    std::string actual = RenderText(all);
+    if (update) {
+      WriteText(expected_path, actual);
+      continue;
+    }
+    INFO("golden file: " << path.string() << "\nactual output:\n" << actual);
+    REQUIRE(std::filesystem::exists(expected_path));
+    CHECK(actual == ReadText(expected_path));
   }
 }
