@@ -5,11 +5,12 @@
 # onnxruntime-node.
 set(QRULES_EXEC_BENCH_MODELS ${CMAKE_CURRENT_BINARY_DIR}/models)
 add_executable(exec_bench exec_bench.cc exec_bench_eigen.cc)
-target_link_libraries(exec_bench PRIVATE qrules_exec qrules_ir Eigen3::Eigen qrules_warnings)
+target_link_libraries(exec_bench PRIVATE qrules_sim qrules_plan qrules_exec qrules_ir Eigen3::Eigen qrules_warnings)
 target_include_directories(exec_bench PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_compile_options(exec_bench PRIVATE -O3)
 target_compile_definitions(exec_bench PRIVATE
   QRULES_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
+  QRULES_RULES_DIR="${PROJECT_SOURCE_DIR}/rules"
   QRULES_BENCH_MODELS_DIR="${QRULES_EXEC_BENCH_MODELS}")
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   target_sources(exec_bench PRIVATE exec_bench_eigen_avx2.cc exec_bench_eigen_avx512.cc)

@@ -1,6 +1,8 @@
 // exec_bench — the float executor's benchmark, single thread.
 //
-//   build/bench/exec_bench [--quick] [--models DIR]
+//   build/bench/exec_bench [--quick] [--models DIR] [--kernels-only|--models-only] [--float-only]
+//   build/bench/exec_bench --w8a8-breakdown [--quick]
+//   build/bench/exec_bench --profile MODEL.onnx BATCH
 //
 // (a) GEMM-heavy kernels (Gemm, Conv, run through the executor's kernel objects, im2col and bias
 //     included) against a bare Eigen product `C = A * B` of the same M×N×K, compiled for the same
@@ -8,8 +10,17 @@
 // (b) Float latency of whole models at batch 1 and 64: the shared Fashion-MNIST models, a
 //     ResNet-18-sized CNN and a transformer block (bench/make_bench_models.py), and a chain of
 //     100 tiny Relu ops that exposes the per-node overhead.
+//     W8A8 columns: the same model and batch with rules/w8a8.qrules fake quantization through
+//     qrules::Simulator (compile, resolve, create, calibrate on 4 batches of 8 samples).  The
+//     W8A8 time is median(Simulator::Evaluate) - median(Simulator::RunFloat) on the same batch:
+//     Evaluate runs the fake-quantized model and then the float model, so the difference is the
+//     fake-quantized forward (hooks, per-point statistics and report included).
+// (c) --w8a8-breakdown: where the W8A8 overhead goes, on an executor carrying the simulator's
+//     hook logic replicated here: fake-quant Forward only, vs Forward plus the per-point input
+//     copy and error statistics the simulator gathers during Evaluate.
 // Every figure is the median of repeated calls.
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -20,9 +31,13 @@
 #include <vector>
 
 #include "exec/kernels.h"
+#include "qrules/compile.h"
 #include "qrules/executor.h"
 #include "qrules/ir.h"
+#include "qrules/observer.h"
 #include "qrules/onnx_import.h"
+#include "qrules/plan.h"
+#include "qrules/simulate.h"
 
 namespace qrules::bench {
 void BareEigenGeneric(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c);
@@ -156,8 +171,10 @@ void KernelSection() {
               ratios[ratios.size() / 2]);
 }
 
-std::shared_ptr<const qrules::Model> Import(const std::string& path) {
-  qrules::ImportResult r = qrules::ImportOnnxFile(path);
+std::shared_ptr<const qrules::Model> Import(const std::string& path, const std::string& modules = "") {
+  qrules::ImportOptions o;
+  if (!modules.empty() && std::filesystem::exists(modules)) o.module_map_path = modules;
+  qrules::ImportResult r = qrules::ImportOnnxFile(path, o);
   if (!r.ok()) {
     std::fprintf(stderr, "%s", qrules::RenderText(r.diagnostics).c_str());
     return nullptr;
@@ -189,61 +206,222 @@ std::shared_ptr<const qrules::Model> ReluChain(int n) {
   return r.ok() ? r.model : nullptr;
 }
 
-void ModelSection(const std::string& models_dir) {
-  std::printf("## (b) Float model latency (median per call; per image in parentheses)\n\n");
-  std::printf("| model | ops | batch 1 | batch 64 | W8A8 batch 1 | W8A8 / float |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|\n");
-  struct M {
-    std::string name;
-    std::shared_ptr<const qrules::Model> model;
-    std::vector<int64_t> in_shape;  // batch dim first (overwritten)
-    bool batch64;
-  };
+std::shared_ptr<const qrules::CompiledRules> W8A8Rules() {
+  static const std::shared_ptr<const qrules::CompiledRules> rules = [] {
+    qrules::CompileResult c = qrules::CompileFile(std::string(QRULES_RULES_DIR) + "/w8a8.qrules");
+    if (!c.ok()) std::fprintf(stderr, "%s", qrules::RenderText(c.diagnostics).c_str());
+    return c.rules;
+  }();
+  return rules;
+}
+
+std::vector<int64_t> WithBatch(std::vector<int64_t> shape, int64_t batch) {
+  shape[0] = batch;
+  return shape;
+}
+Tensor PseudoInput(const std::vector<int64_t>& shape, uint32_t seed) {
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  return Tensor::Float(shape, Pseudo(static_cast<size_t>(numel), seed));
+}
+
+// The W8A8 plan of a model (rules/w8a8.qrules), or null.
+std::shared_ptr<const qrules::Plan> W8A8Plan(const std::shared_ptr<const qrules::Model>& model) {
+  if (!W8A8Rules()) return nullptr;
+  qrules::PlanResult p = qrules::Resolve(W8A8Rules(), model, qrules::ResolveOptions{.lint = false});
+  if (!p.ok()) std::fprintf(stderr, "%s", qrules::RenderText(p.diagnostics).c_str());
+  return p.plan;
+}
+
+// A simulator on the W8A8 plan, calibrated on 4 batches of 8 pseudo-random samples.
+std::unique_ptr<qrules::Simulator> W8A8Simulator(const std::shared_ptr<const qrules::Model>& model,
+                                                 const std::vector<int64_t>& in_shape) {
+  auto plan = W8A8Plan(model);
+  if (!plan) return nullptr;
+  qrules::SimulatorResult s = qrules::Simulator::Create(plan);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s", qrules::RenderText(s.diagnostics).c_str());
+    return nullptr;
+  }
+  std::vector<Tensor> cal = {PseudoInput(WithBatch(in_shape, 32), 777)};
+  (void)s.simulator->Calibrate(cal, 8, 4);
+  return std::move(s.simulator);
+}
+
+struct BenchModel {
+  std::string name;
+  std::shared_ptr<const qrules::Model> model;
+  std::vector<int64_t> in_shape;  // batch dim first (overwritten)
+  bool batch64;
+  bool w8a8_batch64 = true;  // W8A8 at batch 64 (ResNet-18: ~10 s per Evaluate, skipped)
+};
+
+std::vector<BenchModel> BenchModels(const std::string& models_dir) {
   const std::string shared = std::string(QRULES_TEST_DATA_DIR) + "/models/";
-  std::vector<M> models;
+  std::vector<BenchModel> models;
   for (const char* n : {"fmnist_mlp", "fmnist_cnn", "fmnist_cnn_bn"})
-    models.push_back({n, Import(shared + n + ".onnx"), {1, 1, 28, 28}, true});
+    models.push_back({n, Import(shared + n + ".onnx", shared + n + ".modules.json"), {1, 1, 28, 28}, true});
   models.push_back({"relu_chain (100 × Relu [1,16])", ReluChain(100), {1, 16}, true});
   if (std::filesystem::exists(models_dir + "/transformer_block.onnx"))
     models.push_back({"transformer_block (seq 128, d 256)", Import(models_dir + "/transformer_block.onnx"), {1, 128, 256}, true});
   if (std::filesystem::exists(models_dir + "/resnet18.onnx"))
-    models.push_back({"resnet18 (224², 1.8 GFLOP)", Import(models_dir + "/resnet18.onnx"), {1, 3, 224, 224}, !g_quick});
-  for (M& m : models) {
+    models.push_back({"resnet18 (224², 1.8 GFLOP)", Import(models_dir + "/resnet18.onnx"), {1, 3, 224, 224}, !g_quick, false});
+  return models;
+}
+
+std::string Micros(double t, int64_t batch) {
+  char buf[96];
+  if (batch == 1) std::snprintf(buf, sizeof buf, "%.1f µs", t * 1e6);
+  else std::snprintf(buf, sizeof buf, "%.0f µs (%.1f)", t * 1e6, t * 1e6 / static_cast<double>(batch));
+  return buf;
+}
+
+void ModelSection(const std::string& models_dir, bool w8a8) {
+  std::printf("## (b) Model latency, float and W8A8 (median per call; per image in parentheses)\n\n");
+  std::printf("W8A8 = median(Simulator::Evaluate) - median(Simulator::RunFloat), rules/w8a8.qrules.\n\n");
+  std::printf("| model | ops | batch 1 | W8A8 batch 1 | W8A8 / float | batch 64 | W8A8 batch 64 | W8A8 / float |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (BenchModel& m : BenchModels(models_dir)) {
     if (!m.model) {
-      std::printf("| %s | (failed to load) | | | | |\n", m.name.c_str());
+      std::printf("| %s | (failed to load) | | | | | | |\n", m.name.c_str());
       continue;
     }
     qrules::ExecutorResult e = qrules::Executor::Create(m.model);
     if (!e.ok()) {
-      std::printf("| %s | %s | | | | |\n", m.name.c_str(), qrules::RenderText(e.diagnostics).c_str());
+      std::printf("| %s | %s | | | | | | |\n", m.name.c_str(), qrules::RenderText(e.diagnostics).c_str());
       continue;
     }
-    std::string cells[2];
+    std::unique_ptr<qrules::Simulator> sim = w8a8 ? W8A8Simulator(m.model, m.in_shape) : nullptr;
+    std::string cells[2][3];
     for (int bi = 0; bi < 2; ++bi) {
       const int64_t batch = bi == 0 ? 1 : 64;
-      if (bi == 1 && !m.batch64) {
-        cells[bi] = "—";
-        continue;
-      }
-      std::vector<int64_t> shape = m.in_shape;
-      shape[0] = batch;
-      int64_t numel = 1;
-      for (int64_t d : shape) numel *= d;
-      std::vector<Tensor> in = {Tensor::Float(shape, Pseudo(numel, 12345))};
+      for (auto& c : cells[bi]) c = "—";
+      if (bi == 1 && !m.batch64) continue;
+      std::vector<Tensor> in = {PseudoInput(WithBatch(m.in_shape, batch), 12345)};
       qrules::RunResult probe = e.executor->Run(in);
       if (!probe.ok()) {
-        cells[bi] = "error: " + probe.diagnostics[0].message;
+        cells[bi][0] = "error: " + probe.diagnostics[0].message;
         continue;
       }
-      const double t = Median([&] { (void)e.executor->Run(in); }, batch == 1 ? 1.0 : 2.0, 5);
-      char buf[96];
-      if (batch == 1) std::snprintf(buf, sizeof buf, "%.1f µs", t * 1e6);
-      else std::snprintf(buf, sizeof buf, "%.0f µs (%.1f)", t * 1e6, t * 1e6 / batch);
-      cells[bi] = buf;
+      const double min_s = batch == 1 ? 1.0 : 2.0;
+      const double t = Median([&] { (void)e.executor->Run(in); }, min_s, 5);
+      cells[bi][0] = Micros(t, batch);
+      if (!sim || (bi == 1 && !m.w8a8_batch64)) continue;
+      qrules::SimReportResult rep = sim->Evaluate(in, nullptr, batch);
+      if (!rep.ok()) {
+        cells[bi][1] = "error";
+        continue;
+      }
+      const double te = Median([&] { (void)sim->Evaluate(in, nullptr, batch); }, min_s, 5);
+      const double tf = Median([&] { (void)sim->RunFloat(in, batch); }, min_s, 5);
+      cells[bi][1] = Micros(te - tf, batch);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2f", (te - tf) / t);
+      cells[bi][2] = buf;
     }
-    // W8A8: filled in by the fake-quant stage (same model, plan from rules/, hooks on).
-    std::printf("| %s | %zu | %s | %s | — | — |\n", m.name.c_str(), m.model->ops().size(),
-                cells[0].c_str(), cells[1].c_str());
+    std::printf("| %s | %zu | %s | %s | %s | %s | %s | %s |\n", m.name.c_str(), m.model->ops().size(),
+                cells[0][0].c_str(), cells[0][1].c_str(), cells[0][2].c_str(), cells[1][0].c_str(),
+                cells[1][1].c_str(), cells[1][2].c_str());
+    std::fflush(stdout);
+  }
+  std::printf("\n");
+}
+
+// Where the W8A8 overhead goes: an executor with the plan's fake-quantized weights and a hook at
+// the simulator's points (same point selection as src/sim/simulate.cc), timed with
+//   fq:    FakeQuantizer::Forward in place only;
+//   stats: Forward plus what Simulator::Evaluate adds per point (copy of the input, SQNR sums).
+void W8A8Breakdown(const std::string& models_dir) {
+  std::printf("## (c) W8A8 overhead breakdown (Executor::Run with the simulator's hook, replicated)\n\n");
+  std::printf("| model | batch | float | points hit | FQ Forward only | + copy & statistics |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|\n");
+  for (BenchModel& m : BenchModels(models_dir)) {
+    if (!m.model) continue;
+    auto plan = W8A8Plan(m.model);
+    if (!plan) continue;
+    qrules::ExecutorResult e = qrules::Executor::Create(m.model);
+    if (!e.ok()) continue;
+    qrules::Executor& ex = *e.executor;
+    std::vector<std::unique_ptr<qrules::FakeQuantizer>> fqs;
+    for (const qrules::FakeQuantPoint& p : plan->points)
+      fqs.push_back(std::make_unique<qrules::FakeQuantizer>(p.spec, p.is_state));
+    ex.TransformStates([&](qrules::TensorId id, const qrules::TensorInfo&, Tensor& v) {
+      const int pt = plan->state_points[static_cast<size_t>(id)];
+      if (pt < 0 || !v.is_float()) return;
+      std::vector<float> y(v.f32.size());
+      if (fqs[static_cast<size_t>(pt)]->Forward(v.shape, v.f32, y).ok()) v.f32 = std::move(y);
+    });
+    auto point_at = [plan](qrules::OpId op, qrules::TensorSlot slot) {
+      const auto& v = slot.kind == qrules::TensorSlot::Kind::kOutput ? plan->output_points[static_cast<size_t>(op)]
+                                                                      : plan->input_points[static_cast<size_t>(op)];
+      if (slot.index < 0 || static_cast<size_t>(slot.index) >= v.size()) return -1;
+      const int p = v[static_cast<size_t>(slot.index)];
+      if (p < 0) return -1;
+      if (slot.kind == qrules::TensorSlot::Kind::kInput) {
+        const qrules::TensorId t = plan->model->op(op).inputs[static_cast<size_t>(slot.index)];
+        if (t == qrules::kNoTensor || plan->model->tensor(t).is_state()) return -1;
+      }
+      return p;
+    };
+    bool stats = false;
+    int64_t hits = 0;
+    double sink = 0;
+    ex.SetHook(
+        [&](const qrules::TensorEvent& ev, Tensor& t) {
+          if (!t.is_float()) return;
+          const int pt = point_at(ev.op_id, ev.slot);
+          if (pt < 0) return;
+          ++hits;
+          std::vector<float> x;
+          if (stats) x = t.f32;
+          (void)fqs[static_cast<size_t>(pt)]->Forward(t.shape, t.f32, t.f32);
+          if (stats) {
+            double sig = 0, noise = 0, mx = 0;
+            for (size_t i = 0; i < x.size(); ++i) {
+              const double a = x[i], d = a - static_cast<double>(t.f32[i]);
+              if (!std::isfinite(a) || !std::isfinite(d)) continue;
+              sig += a * a;
+              noise += d * d;
+              mx = std::max(mx, std::fabs(d));
+            }
+            sink += sig + noise + mx;
+          }
+        },
+        [&](const qrules::Model&, qrules::OpId op, qrules::TensorSlot slot) {
+          return point_at(op, slot) >= 0 ? qrules::HookMode::kModify : qrules::HookMode::kNone;
+        });
+    // Calibrate: observers on, fake quant off.
+    for (size_t i = 0; i < fqs.size(); ++i) {
+      if (plan->points[i].is_state) continue;
+      fqs[i]->set_observer_enabled(true);
+      fqs[i]->set_fake_quant_enabled(false);
+    }
+    std::vector<Tensor> cal = {PseudoInput(WithBatch(m.in_shape, 8), 777)};
+    for (int b = 0; b < 4; ++b) (void)ex.Run(cal);
+    for (size_t i = 0; i < fqs.size(); ++i) {
+      if (plan->points[i].is_state) continue;
+      fqs[i]->set_observer_enabled(false);
+      fqs[i]->set_fake_quant_enabled(true);
+    }
+    qrules::ExecutorResult fe = qrules::Executor::Create(m.model);
+    for (int64_t batch : {int64_t{1}, int64_t{64}}) {
+      if (batch == 64 && (!m.batch64 || !m.w8a8_batch64)) continue;
+      std::vector<Tensor> in = {PseudoInput(WithBatch(m.in_shape, batch), 12345)};
+      const double min_s = batch == 1 ? 1.0 : 2.0;
+      const double tf = Median([&] { (void)fe.executor->Run(in); }, min_s, 5);
+      stats = false;
+      hits = 0;
+      (void)ex.Run(in);
+      const int64_t per_run = hits;
+      const double tq = Median([&] { (void)ex.Run(in); }, min_s, 5);
+      stats = true;
+      const double ts = Median([&] { (void)ex.Run(in); }, min_s, 5);
+      std::printf("| %s | %lld | %s | %lld | %s (%.2f×) | %s (%.2f×) |\n", m.name.c_str(),
+                  static_cast<long long>(batch), Micros(tf, batch).c_str(), static_cast<long long>(per_run),
+                  Micros(tq, batch).c_str(), tq / tf, Micros(ts, batch).c_str(), ts / tf);
+      std::fflush(stdout);
+    }
+    if (sink == 42.4242) std::printf(" ");
   }
   std::printf("\n");
 }
@@ -300,22 +478,25 @@ void Profile(const std::string& path, int64_t batch) {
 
 int main(int argc, char** argv) {
   std::string models_dir = QRULES_BENCH_MODELS_DIR;
-  bool kernels = true, models = true;
+  bool kernels = true, models = true, w8a8 = true, breakdown = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) g_quick = true;
     else if (std::strcmp(argv[i], "--models") == 0 && i + 1 < argc) models_dir = argv[++i];
     else if (std::strcmp(argv[i], "--kernels-only") == 0) models = false;
     else if (std::strcmp(argv[i], "--models-only") == 0) kernels = false;
+    else if (std::strcmp(argv[i], "--float-only") == 0) w8a8 = false;
+    else if (std::strcmp(argv[i], "--w8a8-breakdown") == 0) breakdown = true, kernels = models = false;
     else if (std::strcmp(argv[i], "--profile") == 0 && i + 2 < argc) {
       Profile(argv[i + 1], std::atoll(argv[i + 2]));
       return 0;
     }
     else {
-      std::fprintf(stderr, "usage: exec_bench [--quick] [--models DIR] [--kernels-only|--models-only] | --profile MODEL.onnx BATCH\n");
+      std::fprintf(stderr, "usage: exec_bench [--quick] [--models DIR] [--kernels-only|--models-only] [--float-only] | --w8a8-breakdown | --profile MODEL.onnx BATCH\n");
       return 2;
     }
   }
   if (kernels) KernelSection();
-  if (models) ModelSection(models_dir);
+  if (models) ModelSection(models_dir, w8a8);
+  if (breakdown) W8A8Breakdown(models_dir);
   return 0;
 }

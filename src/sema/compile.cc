@@ -297,16 +297,25 @@ class Compiler {
       const Node* name_node = Child<g::field_name>(*field);
       std::string name(name_node->string_view());
       const Node& value = *field->children.back();
-      if (auto [it, inserted] = seen.emplace(name, name_node); !inserted) {
-        Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, *name_node,
-                               fmt::format("field '{}' is set twice", name));
-        d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), "first set here"});
+      if (!FirstOccurrence(seen, name, *name_node, src, fmt::format("field '{}' is set twice", name), "first set here")) {
         continue;
       }
       ApplyField(spec, name, *name_node, value, src);
     }
     if (ErrorCount() == errors_before) CheckSpec(spec, body, src, seen);
     return ErrorCount() == errors_before;
+  }
+
+  // Records `key` as seen at `at`.  A key seen before is a duplicate-entry error at `at`, with a
+  // note at the first occurrence; returns false then.
+  template <typename Map>
+  bool FirstOccurrence(Map& seen, const typename Map::key_type& key, const Node& at, const SourcePtr& src,
+                       std::string message, const char* note) {
+    auto [it, inserted] = seen.emplace(key, &at);
+    if (inserted) return true;
+    Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, at, std::move(message));
+    d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), note});
+    return false;
   }
 
   size_t ErrorCount() const { return CountSeverity(diags_, Severity::kError); }
@@ -626,11 +635,8 @@ class Compiler {
         e.type_name = syntax::StringValue(tn->string_view());
         e.where = syntax::RangeOf(*item, src);
         e.expect = BuildExpect(*item, src);
-        if (auto [it, inserted] = types_seen.emplace(e.type_name, tn); !inserted) {
-          Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, *tn,
-                                 fmt::format("module_type \"{}\" is configured twice", e.type_name));
-          d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), "first configured here"});
-        }
+        FirstOccurrence(types_seen, e.type_name, *tn, src,
+                        fmt::format("module_type \"{}\" is configured twice", e.type_name), "first configured here");
         if (options_.lint) CheckTypeName(e.type_name, *tn, src);
         FillScope(e.config, e.disabled, *item, src);
         e.config.where = e.where;
@@ -790,9 +796,7 @@ class Compiler {
       if (Is<g::tensor_group>(*item)) {
         const Node* gn = Child<g::group_name>(*item);
         std::string group(gn->string_view());
-        if (auto [it, inserted] = groups_seen.emplace(group, gn); !inserted) {
-          Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, *gn, fmt::format("'{}' is given twice", group));
-          d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), "first given here"});
+        if (!FirstOccurrence(groups_seen, group, *gn, src, fmt::format("'{}' is given twice", group), "first given here")) {
           continue;
         }
         bool module_level = group.rfind("module_", 0) == 0;
@@ -816,11 +820,8 @@ class Compiler {
         e.op_type = std::string(tn->string_view());
         e.where = syntax::RangeOf(*item, src);
         e.expect = BuildExpect(*item, src);
-        if (auto [it, inserted] = types_seen.emplace(e.op_type, tn); !inserted) {
-          Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, *tn,
-                                 fmt::format("op_type {} is configured twice in this scope", e.op_type));
-          d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), "first configured here"});
-        }
+        FirstOccurrence(types_seen, e.op_type, *tn, src,
+                        fmt::format("op_type {} is configured twice in this scope", e.op_type), "first configured here");
         if (options_.lint) CheckOpType(e.op_type, *tn, src);
         if (const Node* ob = Child<g::op_body>(*item)) e.config = BuildOpConfig(*ob, src, e.where);
         m.op_type.push_back(std::move(e));
@@ -872,9 +873,7 @@ class Compiler {
       if (!Is<g::tensor_group>(*item)) continue;
       const Node* gn = Child<g::group_name>(*item);
       std::string group(gn->string_view());
-      if (auto [it, inserted] = seen.emplace(group, gn); !inserted) {
-        Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, *gn, fmt::format("'{}' is given twice", group));
-        d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), "first given here"});
+      if (!FirstOccurrence(seen, group, *gn, src, fmt::format("'{}' is given twice", group), "first given here")) {
         continue;
       }
       if (group.rfind("module_", 0) == 0) {

@@ -14,24 +14,28 @@
 using namespace qrules;
 using namespace qrules::testing;
 
+namespace {
+
+// Compares `actual` with NAME.expected next to `path` (or rewrites it with QRULES_UPDATE_GOLDEN=1).
+void CompareWithExpected(const std::filesystem::path& path, const std::string& actual) {
+  std::filesystem::path expected_path = path;
+  expected_path.replace_extension(".expected");
+  if (std::getenv("QRULES_UPDATE_GOLDEN") != nullptr) {
+    WriteText(expected_path, actual);
+    return;
+  }
+  INFO("golden file: " << path.string() << "\nactual output:\n" << actual);
+  REQUIRE(std::filesystem::exists(expected_path));
+  CHECK(actual == ReadText(expected_path));
+}
+
+}  // namespace
+
 TEST_CASE("golden lint diagnostics match their expected text", "[golden]") {
   InSourceDir cd;
   auto files = FilesWithExtension("tests/golden/lint", ".qrules");
   REQUIRE(files.size() >= 20);
-  bool update = std::getenv("QRULES_UPDATE_GOLDEN") != nullptr;
-  for (const auto& path : files) {
-    std::filesystem::path expected_path = path;
-    expected_path.replace_extension(".expected");
-    CompileResult r = CompileFile(path.string());
-    std::string actual = RenderText(r.diagnostics);
-    if (update) {
-      WriteText(expected_path, actual);
-      continue;
-    }
-    INFO("golden file: " << path.string() << "\nactual output:\n" << actual);
-    REQUIRE(std::filesystem::exists(expected_path));
-    CHECK(actual == ReadText(expected_path));
-  }
+  for (const auto& path : files) CompareWithExpected(path, RenderText(CompileFile(path.string()).diagnostics));
 }
 
 TEST_CASE("every language diagnostic code has a golden test", "[golden]") {
@@ -65,23 +69,13 @@ TEST_CASE("golden model-aware lint diagnostics match their expected text", "[gol
   REQUIRE(model.ok());
   auto files = FilesWithExtension("tests/golden/lint_model", ".qrules");
   REQUIRE(files.size() >= 4);
-  bool update = std::getenv("QRULES_UPDATE_GOLDEN") != nullptr;
   for (const auto& path : files) {
-    std::filesystem::path expected_path = path;
-    expected_path.replace_extension(".expected");
     CompileResult r = CompileFile(path.string());
     std::vector<Diagnostic> all = r.diagnostics;
     if (r.ok()) {
       PlanResult p = Resolve(r.rules, model.model);
       all.insert(all.end(), p.diagnostics.begin(), p.diagnostics.end());
     }
-    std::string actual = RenderText(all);
-    if (update) {
-      WriteText(expected_path, actual);
-      continue;
-    }
-    INFO("golden file: " << path.string() << "\nactual output:\n" << actual);
-    REQUIRE(std::filesystem::exists(expected_path));
-    CHECK(actual == ReadText(expected_path));
+    CompareWithExpected(path, RenderText(all));
   }
 }
