@@ -39,6 +39,19 @@
 
 namespace qrules {
 
+// The sums behind a signal-to-quantization-noise ratio of y (quantized) against x (reference):
+// sum of x^2, sum of (x - y)^2, max |x - y|, over the elements where both x and x - y are finite.
+// Blocks of 256 elements are summed in float lanes (vectorizable) and added in double; a block
+// holding a non-finite value is summed element by element so that exactly those are skipped.
+struct ErrorStats {
+  double signal = 0;
+  double noise = 0;
+  double max_abs = 0;
+  int64_t elements = 0;
+  void Add(std::span<const float> x, std::span<const float> y);
+  double SqnrDb() const;  // +inf when noise is 0, -inf when signal is 0
+};
+
 struct PointReport {
   int point = -1;
   std::string tensor;        // tensor name
@@ -103,6 +116,9 @@ class Simulator {
                            const ProgressFn& progress = {});
   // The float model alone.
   RunResult RunFloat(std::span<const Tensor> inputs, int64_t batch_size);
+  // The fake-quantized model alone (observers off, fake quantization on), without the float
+  // comparison and per-point statistics of Evaluate: the cost of a W8A8 forward.
+  RunResult RunQuantized(std::span<const Tensor> inputs, int64_t batch_size);
   // The QAT schedule state at `step` (§d): per point, observer = ObserverOn(step) and fake quant
   // = FakeQuantOn(step) of its schedule; points without a schedule: both on.
   void SetQatStep(int64_t step);

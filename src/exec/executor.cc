@@ -176,7 +176,8 @@ struct Executor::Impl {
   void Release(TensorId id) {
     Tensor& t = act[id];
     if (t.f32.capacity() > 0) {
-      t.f32.clear();
+      // The buffer keeps its size (stale contents): a kernel that OverwritesOutputs() reuses it
+      // without zeroing it again; the others get it cleared (see Run).
       pool.push_back(std::move(t.f32));
       t.f32 = {};
     }
@@ -513,8 +514,12 @@ RunResult Executor::Run(std::span<const Tensor> inputs) {
       step.in_ptrs[0] = &im.act[out0];
       im.value[in0] = nullptr;
     } else {
-      for (size_t o = 0; o < step.outputs.size(); ++o)
-        if (step.out_ptrs[o]) im.Acquire(step.outputs[o]);
+      const bool overwrites = step.kernel->OverwritesOutputs();
+      for (size_t o = 0; o < step.outputs.size(); ++o) {
+        if (!step.out_ptrs[o]) continue;
+        im.Acquire(step.outputs[o]);
+        if (!overwrites) step.out_ptrs[o]->f32.clear();  // AllocFloat zero-fills it
+      }
     }
     internal::KStatus st;
     try {

@@ -20,7 +20,9 @@ int64_t CheckedNumel(std::span<const int64_t> shape);
 
 std::string ShapeString(std::span<const int64_t> shape);  // "[1,3,224,224]"
 
-// Sets type and shape, sizes the data vector (reusing capacity); "" or an error message.
+// Sets type and shape, sizes the data vector (reusing capacity); "" or an error message.  Elements
+// beyond the vector's old size are zero; the others keep their value (the executor hands a
+// kernel an empty vector unless the kernel's OverwritesOutputs() is true).
 KStatus AllocFloat(Tensor* t, std::vector<int64_t> shape);
 KStatus AllocInt(Tensor* t, std::vector<int64_t> shape, ElementType type = ElementType::kInt64);
 // Allocates `t` like `like` (type and shape).

@@ -66,6 +66,10 @@ class Kernel {
   // The input whose tensor may be handed to the kernel as its own output 0 (outputs[0] ==
   // inputs[i]), when the executor knows nobody else reads it; -1 = never.
   virtual int InPlaceInput() const { return -1; }
+  // True when Run writes every element of its float outputs (after sizing them with AllocFloat):
+  // the executor then hands it pooled buffers with stale contents instead of zeroed ones, which
+  // saves a full write pass per op.  False (the default): outputs start empty, i.e. zeroed.
+  virtual bool OverwritesOutputs() const { return false; }
 };
 
 struct KernelSpec {

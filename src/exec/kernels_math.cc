@@ -149,6 +149,7 @@ KStatus Binary(BinOp op, const Tensor& a, const Tensor& b, Tensor* out,
 
 class BinaryKernel : public Kernel {
  public:
+  bool OverwritesOutputs() const override { return true; }
   explicit BinaryKernel(BinOp op) : op_(op) {}
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     if (in.size() < 2 || !in[0] || !in[1]) return "expected two inputs";
@@ -216,6 +217,7 @@ enum class UnOp {
 
 class UnaryKernel : public Kernel {
  public:
+  bool OverwritesOutputs() const override { return true; }
   UnaryKernel(UnOp op, float alpha, float beta) : op_(op), alpha_(alpha), beta_(beta) {}
   int InPlaceInput() const override { return 0; }
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
@@ -512,6 +514,7 @@ class ReduceKernel : public Kernel {
 
 class BatchNormKernel : public Kernel {
  public:
+  bool OverwritesOutputs() const override { return true; }
   explicit BatchNormKernel(float eps) : eps_(eps) {}
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     if (in.size() < 5) return "BatchNormalization expects 5 inputs";
@@ -609,6 +612,7 @@ class LayerNormKernel : public Kernel {
 
 class GlobalPoolKernel : public Kernel {
  public:
+  bool OverwritesOutputs() const override { return true; }
   explicit GlobalPoolKernel(bool max) : max_(max) {}
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     const Tensor& x = *in[0];

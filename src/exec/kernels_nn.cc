@@ -18,6 +18,7 @@ void Relu(Tensor* t) {
 
 class GemmKernel : public Kernel {
  public:
+  bool OverwritesOutputs() const override { return true; }
   GemmKernel(float alpha, float beta, bool ta, bool tb)
       : alpha_(alpha), beta_(beta), ta_(ta), tb_(tb) {}
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
@@ -82,6 +83,7 @@ class GemmKernel : public Kernel {
 // MatMul with numpy semantics; also "linear" from builder models (weight [out,in], y = x W^T + b).
 class MatMulKernel : public Kernel {
  public:
+  bool OverwritesOutputs() const override { return true; }
   explicit MatMulKernel(bool linear_t) : linear_t_(linear_t) {}
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     if (in.size() < 2 || !in[0] || !in[1]) return "MatMul expects two inputs";
@@ -254,8 +256,17 @@ std::vector<float>& ConvScratch() {
   return buf;
 }
 
+// Grows the scratch to at least `n` floats; never shrinks it, so alternating sizes do not
+// zero-fill the regrown part on every call.
+std::vector<float>& GrowScratch(size_t n) {
+  std::vector<float>& buf = ConvScratch();
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
 class ConvKernel : public Kernel {
  public:
+  bool OverwritesOutputs() const override { return true; }
   ConvKernel(Window w, int64_t group) : w_(std::move(w)), group_(group) {}
 
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
@@ -320,7 +331,7 @@ class ConvKernel : public Kernel {
       rows_per_chunk = std::max((int64_t{1} << 17) / std::max<int64_t>(1, kk * ow), (255 + ow) / ow);
       rows_per_chunk = std::clamp<int64_t>(rows_per_chunk, 1, oh);
       if (CheckedNumel(std::vector<int64_t>{kk, rows_per_chunk * ow}) < 0) return "Conv im2col buffer too large";
-      ConvScratch().resize(static_cast<size_t>(kk * rows_per_chunk * ow));
+      GrowScratch(static_cast<size_t>(kk * rows_per_chunk * ow));
     }
     for (int64_t n = 0; n < nb; ++n) {
       for (int64_t gi = 0; gi < g; ++gi) {
@@ -371,8 +382,7 @@ class ConvKernel : public Kernel {
     // Scratch: padded image [cg, plane] + tail, column matrix [kk, width], GEMM result [mg, width].
     const int64_t need = cg * plane + tail + kk * width + mg * width;
     if (CheckedNumel(std::vector<int64_t>{need}) < 0) return "Conv buffer too large";
-    std::vector<float>& buf = ConvScratch();
-    buf.resize(static_cast<size_t>(need));
+    std::vector<float>& buf = GrowScratch(static_cast<size_t>(need));
     float* padded = buf.data();
     float* col = padded + cg * plane + tail;
     float* tmp = col + kk * width;
@@ -608,6 +618,7 @@ class ConvTransposeKernel : public Kernel {
 
 class PoolKernel : public Kernel {
  public:
+  bool OverwritesOutputs() const override { return true; }
   PoolKernel(Window w, bool max, bool count_include_pad)
       : w_(std::move(w)), max_(max), include_pad_(count_include_pad) {}
 

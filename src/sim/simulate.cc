@@ -15,27 +15,64 @@ namespace {
 
 struct PointState {
   std::unique_ptr<FakeQuantizer> fq;
-  double signal = 0, noise = 0, max_abs = 0;
-  int64_t elements = 0;
+  ErrorStats stats;
 };
 
-double SqnrDb(double signal, double noise) {
-  if (noise == 0) return std::numeric_limits<double>::infinity();
-  if (signal == 0) return -std::numeric_limits<double>::infinity();
-  return 10.0 * std::log10(signal / noise);
-}
-
-// Adds the local error of one fake-quant application (x -> y) to a point's statistics.
-void Accumulate(PointState& s, std::span<const float> x, std::span<const float> y) {
-  for (size_t i = 0; i < x.size(); ++i) {
+void AddScalar(ErrorStats& s, const float* x, const float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
     double a = x[i], d = a - static_cast<double>(y[i]);
     if (!std::isfinite(a) || !std::isfinite(d)) continue;
     s.signal += a * a;
     s.noise += d * d;
     s.max_abs = std::max(s.max_abs, std::fabs(d));
   }
-  s.elements += static_cast<int64_t>(x.size());
 }
+
+}  // namespace
+
+void ErrorStats::Add(std::span<const float> xs, std::span<const float> ys) {
+  const float* x = xs.data();
+  const float* y = ys.data();
+  const size_t n = std::min(xs.size(), ys.size());
+  constexpr size_t kLanes = 16, kBlock = 256;
+  size_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    float sig[kLanes] = {}, noi[kLanes] = {}, mx[kLanes] = {};
+    for (size_t j = i; j < i + kBlock; j += kLanes) {
+      for (size_t l = 0; l < kLanes; ++l) {
+        const float a = x[j + l], d = a - y[j + l];
+        sig[l] += a * a;
+        noi[l] += d * d;
+        const float ad = std::fabs(d);
+        mx[l] = mx[l] < ad ? ad : mx[l];
+      }
+    }
+    double bs = 0, bn = 0;
+    float bm = 0;
+    for (size_t l = 0; l < kLanes; ++l) {
+      bs += sig[l];
+      bn += noi[l];
+      bm = std::max(bm, mx[l]);
+    }
+    if (!std::isfinite(bs) || !std::isfinite(bn) || !std::isfinite(bm)) {
+      AddScalar(*this, x + i, y + i, kBlock);  // a non-finite element (or an overflow): exact path
+      continue;
+    }
+    signal += bs;
+    noise += bn;
+    max_abs = std::max(max_abs, static_cast<double>(bm));
+  }
+  AddScalar(*this, x + i, y + i, n - i);
+  elements += static_cast<int64_t>(n);
+}
+
+double ErrorStats::SqnrDb() const {
+  if (noise == 0) return std::numeric_limits<double>::infinity();
+  if (signal == 0) return -std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
+}
+
+namespace {
 
 // Rows [begin, begin + count) of a tensor along axis 0.
 Tensor SliceBatch(const Tensor& t, int64_t begin, int64_t count) {
@@ -89,6 +126,8 @@ struct Simulator::Impl {
   std::vector<PointState> points;
   std::vector<Diagnostic> diagnostics;  // runtime problems (block size mismatch at run time)
   int64_t calibration_samples = 0;
+  std::vector<float> scratch;  // a hooked tensor's value before fake quantization
+  bool measuring = true;       // gather per-point error statistics (Evaluate)
 
   int PointAt(const Plan& plan, OpId op, TensorSlot slot) const {
     const auto& v = slot.kind == TensorSlot::Kind::kOutput ? plan.output_points[static_cast<size_t>(op)]
@@ -170,7 +209,7 @@ SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
           fmt::format("weight '{}' stays float: {}", info.name, st.message)));
       return;
     }
-    Accumulate(s, value.f32, y);
+    s.stats.Add(value.f32, y);
     value.f32 = std::move(y);
     s.fq->set_observer_enabled(false);
   });
@@ -182,9 +221,10 @@ SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
         int pt = impl->PointAt(*p, ev.op_id, ev.slot);
         if (pt < 0) return;
         PointState& s = impl->points[static_cast<size_t>(pt)];
-        bool measure = s.fq->fake_quant_enabled() && !s.fq->disabled();
-        std::vector<float> x;
-        if (measure) x = t.f32;
+        bool measure = impl->measuring && s.fq->fake_quant_enabled() && !s.fq->disabled();
+        // The input is kept in one reused buffer to measure the error this point adds.
+        std::vector<float>& x = impl->scratch;
+        if (measure) x.assign(t.f32.begin(), t.f32.end());
         NumericsStatus st = s.fq->Forward(t.shape, t.f32, t.f32);
         if (!st.ok() && st.code == NumericsError::kBlockSizeMismatch) {
           impl->diagnostics.push_back(MakeDiagnostic(DiagCode::kBlockSizeMismatch,
@@ -192,7 +232,7 @@ SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
                                                      fmt::format("'{}' stays float: {}",
                                                                  p->model->tensor(ev.tensor).name, st.message)));
         }
-        if (measure && st.ok()) Accumulate(s, x, t.f32);
+        if (measure && st.ok()) s.stats.Add(x, t.f32);
       },
       [impl, p](const Model&, OpId op, TensorSlot slot) {
         return impl->PointAt(*p, op, slot) >= 0 ? HookMode::kModify : HookMode::kNone;
@@ -222,14 +262,19 @@ RunResult Simulator::RunFloat(std::span<const Tensor> inputs, int64_t batch_size
   return impl_->RunInBatches(*impl_->fp, inputs, batch_size, 0, {});
 }
 
+RunResult Simulator::RunQuantized(std::span<const Tensor> inputs, int64_t batch_size) {
+  impl_->measuring = false;
+  RunResult r = impl_->RunInBatches(*impl_->quant, inputs, batch_size, 0, {});
+  impl_->measuring = true;
+  return r;
+}
+
 SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor* labels, int64_t batch_size,
                                     const ProgressFn& progress) {
   SimReportResult result;
   for (size_t i = 0; i < impl_->points.size(); ++i) {
     if (plan_->points[i].is_state) continue;
-    PointState& s = impl_->points[i];
-    s.signal = s.noise = s.max_abs = 0;
-    s.elements = 0;
+    impl_->points[i].stats = ErrorStats{};
   }
   impl_->diagnostics.clear();
   ProgressFn half;
@@ -257,9 +302,9 @@ SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor
     OutputReport out;
     out.name = model.tensor(model.outputs()[o]).name;
     if (a.is_float() && b.is_float()) {
-      PointState acc;
-      Accumulate(acc, a.f32, b.f32);
-      out.sqnr_db = SqnrDb(acc.signal, acc.noise);
+      ErrorStats acc;
+      acc.Add(a.f32, b.f32);
+      out.sqnr_db = acc.SqnrDb();
       out.max_abs_error = acc.max_abs;
       if (a.shape.size() == 2 && a.shape[0] > 0 && a.shape[1] > 0) {
         int64_t n = a.shape[0], c = a.shape[1], agree = 0, correct_f = 0, correct_q = 0;
@@ -299,9 +344,9 @@ SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor
     pr.spec = SpecSummary(fp.spec, fp.is_state);
     pr.source = fp.origin.where.FileLine();
     pr.rule = fp.origin.description;
-    pr.sqnr_db = SqnrDb(s.signal, s.noise);
-    pr.max_abs_error = s.max_abs;
-    pr.elements = s.elements;
+    pr.sqnr_db = s.stats.SqnrDb();
+    pr.max_abs_error = s.stats.max_abs;
+    pr.elements = s.stats.elements;
     pr.disabled = s.fq->disabled();
     rep.points.push_back(std::move(pr));
   }
