@@ -87,7 +87,7 @@ struct SpecDecl {
 
 struct LoadedFile {
   SourcePtr source;
-  std::unique_ptr<Node> tree;
+  std::unique_ptr<syntax::Tree> tree;
   bool is_main = false;
 };
 
@@ -237,7 +237,6 @@ class Compiler {
       decl.name = key;
       decl.source = f.source;
       decl.decl = item.get();
-      if (const Node* p = Child<g::spec_parent>(*item)) decl.parent = p;
       decl.parent = Child<g::parent_name>(*item);
       decl.body = Child<g::spec_body>(*item);
       decl.from_import = !f.is_main;
@@ -297,7 +296,7 @@ class Compiler {
       const Node* name_node = Child<g::field_name>(*field);
       std::string name(name_node->string_view());
       const Node& value = *field->children.back();
-      if (!FirstOccurrence(seen, name, *name_node, src, fmt::format("field '{}' is set twice", name), "first set here")) {
+      if (!FirstOccurrence(seen, name, *name_node, src, [&] { return fmt::format("field '{}' is set twice", name); }, "first set here")) {
         continue;
       }
       ApplyField(spec, name, *name_node, value, src);
@@ -306,14 +305,14 @@ class Compiler {
     return ErrorCount() == errors_before;
   }
 
-  // Records `key` as seen at `at`.  A key seen before is a duplicate-entry error at `at`, with a
-  // note at the first occurrence; returns false then.
-  template <typename Map>
+  // Records `key` as seen at `at`.  A key seen before is a duplicate-entry error at `at` (with the
+  // text `message()`), with a note at the first occurrence; returns false then.
+  template <typename Map, typename MessageFn>
   bool FirstOccurrence(Map& seen, const typename Map::key_type& key, const Node& at, const SourcePtr& src,
-                       std::string message, const char* note) {
+                       const MessageFn& message, const char* note) {
     auto [it, inserted] = seen.emplace(key, &at);
     if (inserted) return true;
-    Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, at, std::move(message));
+    Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, at, message());
     d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), note});
     return false;
   }
@@ -636,7 +635,7 @@ class Compiler {
         e.where = syntax::RangeOf(*item, src);
         e.expect = BuildExpect(*item, src);
         FirstOccurrence(types_seen, e.type_name, *tn, src,
-                        fmt::format("module_type \"{}\" is configured twice", e.type_name), "first configured here");
+                        [&] { return fmt::format("module_type \"{}\" is configured twice", e.type_name); }, "first configured here");
         if (options_.lint) CheckTypeName(e.type_name, *tn, src);
         FillScope(e.config, e.disabled, *item, src);
         e.config.where = e.where;
@@ -796,7 +795,7 @@ class Compiler {
       if (Is<g::tensor_group>(*item)) {
         const Node* gn = Child<g::group_name>(*item);
         std::string group(gn->string_view());
-        if (!FirstOccurrence(groups_seen, group, *gn, src, fmt::format("'{}' is given twice", group), "first given here")) {
+        if (!FirstOccurrence(groups_seen, group, *gn, src, [&] { return fmt::format("'{}' is given twice", group); }, "first given here")) {
           continue;
         }
         bool module_level = group.rfind("module_", 0) == 0;
@@ -821,7 +820,7 @@ class Compiler {
         e.where = syntax::RangeOf(*item, src);
         e.expect = BuildExpect(*item, src);
         FirstOccurrence(types_seen, e.op_type, *tn, src,
-                        fmt::format("op_type {} is configured twice in this scope", e.op_type), "first configured here");
+                        [&] { return fmt::format("op_type {} is configured twice in this scope", e.op_type); }, "first configured here");
         if (options_.lint) CheckOpType(e.op_type, *tn, src);
         if (const Node* ob = Child<g::op_body>(*item)) e.config = BuildOpConfig(*ob, src, e.where);
         m.op_type.push_back(std::move(e));
@@ -873,7 +872,7 @@ class Compiler {
       if (!Is<g::tensor_group>(*item)) continue;
       const Node* gn = Child<g::group_name>(*item);
       std::string group(gn->string_view());
-      if (!FirstOccurrence(seen, group, *gn, src, fmt::format("'{}' is given twice", group), "first given here")) {
+      if (!FirstOccurrence(seen, group, *gn, src, [&] { return fmt::format("'{}' is given twice", group); }, "first given here")) {
         continue;
       }
       if (group.rfind("module_", 0) == 0) {
@@ -1045,11 +1044,13 @@ class Compiler {
     std::unordered_map<std::string, size_t> last_exact;  // name -> index of its last exact entry
     std::vector<size_t> regex_index;                     // RE2::Set index -> entry index
     RE2::Set regexes(RE2::Quiet, RE2::ANCHOR_BOTH);
+    last_exact.reserve(entries.size());
     for (size_t j = 0; j < entries.size(); ++j) {
       const NameSelector& s = entries[j].selector;
       if (!s.is_regex) {
         last_exact[s.text] = j;
-      } else if (regexes.Add(s.text, nullptr) >= 0) {
+      } else if (!last_exact.empty() && regexes.Add(s.text, nullptr) >= 0) {
+        // (A regex before every exact name can shadow none of them: it stays out of the set.)
         regex_index.push_back(j);
       }
     }
@@ -1087,9 +1088,15 @@ class Compiler {
   }
 
   void LintShadowedOpNames(const std::vector<OpNameEntry>& entries) {
+    // Only a regex after an exact name can shadow it: the regexes before the first exact name are
+    // left out of the set (no set at all when none is left).
+    size_t first_exact = entries.size();
+    for (size_t j = 0; j < entries.size() && first_exact == entries.size(); ++j) {
+      if (!entries[j].selector.is_regex) first_exact = j;
+    }
     std::vector<size_t> regex_index;
     RE2::Set regexes(RE2::Quiet, RE2::ANCHOR_BOTH);
-    for (size_t j = 0; j < entries.size(); ++j) {
+    for (size_t j = first_exact + 1; j < entries.size(); ++j) {
       if (entries[j].selector.is_regex && regexes.Add(entries[j].selector.text, nullptr) >= 0) {
         regex_index.push_back(j);
       }

@@ -1,7 +1,11 @@
-// Parsing: PEGTL with a selector that keeps the nodes the later stages need, and an error table
-// that turns each must<> failure into a message saying what was expected there.
+// Parsing: PEGTL with a control that builds a tree of the nodes the later stages need (KeptRules
+// in syntax.h), and an error table that turns each must<> failure into a message saying what was
+// expected there.
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <span>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -57,24 +61,120 @@ struct ErrorTable {
   static constexpr bool raise_on_failure = false;
 };
 
-template <typename Rule>
-using Control = pegtl::must_if<ErrorTable, pegtl::normal, false>::control<Rule>;
+using ErrorControl = pegtl::must_if<ErrorTable, pegtl::normal, false>;
 
-// --- which rules keep a node in the tree ----------------------------------------------------------
-#define QRULES_KEPT_RULES                                                                          \
-  g::version, g::import_decl, g::import_path, g::spec_decl, g::spec_name, g::parent_name,          \
-      g::spec_body, g::field, g::field_name, g::call, g::call_name, g::named_argument,             \
-      g::argument_name, g::tuple, g::list, g::number, g::string, g::word, g::regex, g::global_decl, \
-      g::module_type_decl, g::type_name, g::module_name_decl, g::expect_clause, g::comparison,     \
-      g::expect_count, g::none_tail, g::scope_body, g::tensor_group, g::group_name, g::tensor_map, \
-      g::map_entry, g::all_key, g::key_index, g::key_name, g::key_string, g::none_ref,             \
-      g::named_ref, g::ref_name, g::op_type_entry, g::op_type_name, g::op_name_entry, g::op_body,  \
-      g::qat_schedule, g::schedule_body
-template <typename Rule>
-using Selector = pegtl::parse_tree::selector<Rule, pegtl::parse_tree::store_content::on<QRULES_KEPT_RULES, g::comment>>;
-template <typename Rule>
-using SelectorWithoutComments = pegtl::parse_tree::selector<Rule, pegtl::parse_tree::store_content::on<QRULES_KEPT_RULES>>;
-#undef QRULES_KEPT_RULES
+// --- building the tree ------------------------------------------------------------------------
+// Whether a rule keeps a node (see KeptRules in syntax.h).
+template <bool KeepComments, typename Rule>
+inline constexpr bool kKeeps = kNodeType<Rule> != 0 && (KeepComments || !std::is_same_v<Rule, g::comment>);
+
+// Whether a match of a rule with these sub-rules may produce kept nodes, looking `Level` rules deep
+// (past that: assume it may).  As parse_tree's is_leaf, negated.
+template <bool KeepComments, unsigned Level, typename Subs>
+inline constexpr bool kMayKeep = true;
+template <bool KeepComments, typename... Rules>
+inline constexpr bool kMayKeep<KeepComments, 0, pegtl::type_list<Rules...>> = sizeof...(Rules) != 0;
+template <bool KeepComments, unsigned Level, typename... Rules>
+inline constexpr bool kMayKeep<KeepComments, Level, pegtl::type_list<Rules...>> =
+    ((kKeeps<KeepComments, Rules> || kMayKeep<KeepComments, Level - 1, typename Rules::subs_t>) || ...);
+
+}  // namespace
+
+// The nodes of the current parse: `pending` holds the finished nodes that have no parent yet, in
+// text order.  A kept rule that succeeds takes the pending nodes made since it started as its
+// children; a rule that fails drops the nodes made since it started.  Nodes and child arrays are
+// bump-allocated in blocks owned by the tree (the first one 4x the text size, which holds the
+// tree of a hand-written file, 2-4x; dense generated files take more blocks), so a failed attempt
+// costs no allocation at all, where PEGTL's parse_tree allocates a node for every attempt of every
+// rule that may hold a kept node.
+class TreeBuilder {
+ public:
+  TreeBuilder(Tree& tree, size_t text_size) : tree_(tree), next_block_(std::max<size_t>(4096, 4 * text_size)) {
+    pending.reserve(256);
+  }
+
+  void Reduce(uint16_t type, size_t mark, const char* begin, const char* end) {
+    const size_t n = pending.size() - mark;
+    NodeRef* children = nullptr;
+    if (n != 0) {
+      children = static_cast<NodeRef*>(Allocate(n * sizeof(NodeRef)));
+      std::uninitialized_copy(pending.begin() + static_cast<std::ptrdiff_t>(mark), pending.end(), children);
+      Drop(mark);
+    }
+    pending.emplace_back(new (Allocate(sizeof(Node))) Node(type, begin, end, NodeList(children, static_cast<uint32_t>(n))));
+  }
+  void Drop(size_t mark) {
+    if (pending.size() > mark) pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(mark), pending.end());
+  }
+
+  // Makes the pending nodes the children of the root.
+  void Finish() {
+    if (pending.empty()) return;
+    auto* children = static_cast<NodeRef*>(Allocate(pending.size() * sizeof(NodeRef)));
+    std::uninitialized_copy(pending.begin(), pending.end(), children);
+    tree_.children = NodeList(children, static_cast<uint32_t>(pending.size()));
+    pending.clear();
+  }
+
+  std::vector<NodeRef> pending;
+
+ private:
+  static_assert(alignof(Node) <= 8 && alignof(NodeRef) <= 8);
+
+  void* Allocate(size_t bytes) {
+    bytes = (bytes + 7) & ~size_t{7};
+    if (static_cast<size_t>(end_ - next_) < bytes) [[unlikely]] NewBlock(bytes);
+    void* p = next_;
+    next_ += bytes;
+    return p;
+  }
+  [[gnu::noinline]] void NewBlock(size_t bytes) {
+    const size_t size = std::max(bytes, next_block_);
+    next_block_ = 2 * size;
+    tree_.blocks_.push_back(std::make_unique_for_overwrite<std::byte[]>(size));
+    next_ = tree_.blocks_.back().get();
+    end_ = next_ + size;
+  }
+
+  Tree& tree_;
+  std::byte* next_ = nullptr;
+  std::byte* end_ = nullptr;
+  size_t next_block_;
+};
+
+namespace {
+
+// The PEGTL control: must_if's error messages, plus the tree building above.  Only kept rules and
+// rules that may contain them do any work; the rest match as with the plain control.
+template <bool KeepComments>
+struct BuildTree {
+  template <typename Rule>
+  struct control : ErrorControl::control<Rule> {
+    using Base = ErrorControl::control<Rule>;
+
+    template <pegtl::apply_mode A, pegtl::rewind_mode M, template <typename...> class Action,
+              template <typename...> class Control, typename ParseInput>
+    [[nodiscard]] static bool match(ParseInput& in, TreeBuilder& b) {
+      if constexpr (kKeeps<KeepComments, Rule>) {
+        const char* begin = in.current();
+        const size_t mark = b.pending.size();
+        if (Base::template match<A, M, Action, Control>(in, b)) {
+          b.Reduce(kNodeType<Rule>, mark, begin, in.current());
+          return true;
+        }
+        b.Drop(mark);
+        return false;
+      } else if constexpr (kMayKeep<KeepComments, 8, typename Rule::subs_t>) {
+        const size_t mark = b.pending.size();
+        if (Base::template match<A, M, Action, Control>(in, b)) return true;
+        b.Drop(mark);
+        return false;
+      } else {
+        return Base::template match<A, M, Action, Control>(in, b);
+      }
+    }
+  };
+};
 
 
 
@@ -134,48 +234,8 @@ std::string_view IdentifierAt(std::string_view text, size_t offset) {
 
 }  // namespace
 
-uint32_t BeginOffset(const Node& n, const Source& source) {
-  return static_cast<uint32_t>(n.m_begin.data - source.text().data());
-}
-uint32_t EndOffset(const Node& n, const Source& source) {
-  return static_cast<uint32_t>(n.m_end.data - source.text().data());
-}
 SourceRange RangeOf(const Node& n, const std::shared_ptr<const Source>& source) {
   return SourceRange{source, BeginOffset(n, *source), EndOffset(n, *source)};
-}
-
-namespace {
-// Freed nodes kept for reuse, per thread; returned to the heap when the thread ends.
-struct NodeFreeList {
-  std::vector<void*> blocks;
-  ~NodeFreeList() {
-    for (void* p : blocks) ::operator delete(p);
-  }
-};
-thread_local NodeFreeList node_free_list;
-constexpr size_t kMaxFreeNodes = 1 << 16;
-}  // namespace
-
-void* Node::operator new(std::size_t size) {
-  auto& free = node_free_list.blocks;
-  if (size == sizeof(Node) && !free.empty()) {
-    void* p = free.back();
-    free.pop_back();
-    return p;
-  }
-  return ::operator new(size);
-}
-
-void Node::operator delete(void* p, std::size_t size) noexcept {
-  auto& free = node_free_list.blocks;
-  if (size == sizeof(Node) && free.size() < kMaxFreeNodes) {
-    try {
-      free.push_back(p);
-      return;
-    } catch (...) {
-    }
-  }
-  ::operator delete(p);
 }
 
 ParseOutput Parse(const std::shared_ptr<const Source>& source, bool keep_comments) {
@@ -195,9 +255,14 @@ ParseOutput Parse(const std::shared_ptr<const Source>& source, bool keep_comment
   }
   pegtl::memory_input<pegtl::tracking_mode::lazy> in(text.data(), text.size(), source->name());
   try {
-    out.root = keep_comments ? pegtl::parse_tree::parse<g::file, Node, Selector, pegtl::nothing, Control>(in)
-                             : pegtl::parse_tree::parse<g::file, Node, SelectorWithoutComments, pegtl::nothing, Control>(in);
-    if (!out.root) {
+    auto tree = std::make_unique<Tree>(text);
+    TreeBuilder builder(*tree, text.size());
+    const bool ok = keep_comments ? pegtl::parse<g::file, pegtl::nothing, BuildTree<true>::control>(in, builder)
+                                  : pegtl::parse<g::file, pegtl::nothing, BuildTree<false>::control>(in, builder);
+    if (ok) {
+      builder.Finish();
+      out.root = std::move(tree);
+    } else {
       out.diagnostics.push_back(MakeDiagnostic(DiagCode::kSyntax, DiagLocation::From(*source, 0, 1),
                                                "expected the format header 'qrules 1'"));
     }
