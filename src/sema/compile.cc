@@ -310,9 +310,15 @@ class Compiler {
   template <typename Map, typename MessageFn>
   bool FirstOccurrence(Map& seen, const typename Map::key_type& key, const Node& at, const SourcePtr& src,
                        const MessageFn& message, const char* note) {
+    return FirstOccurrence(seen, key, at, syntax::RangeOf(at, src), src, message, note);
+  }
+  // The same, reported at `where` (e.g. the selector of the entry `at`).
+  template <typename Map, typename MessageFn>
+  bool FirstOccurrence(Map& seen, const typename Map::key_type& key, const Node& at, const SourceRange& where,
+                       const SourcePtr& src, const MessageFn& message, const char* note) {
     auto [it, inserted] = seen.emplace(key, &at);
     if (inserted) return true;
-    Diagnostic& d = Report(DiagCode::kDuplicateEntry, src, at, message());
+    Diagnostic& d = Report(DiagCode::kDuplicateEntry, where, message());
     d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), note});
     return false;
   }
@@ -645,12 +651,9 @@ class Compiler {
         e.selector = BuildSelector(*item, src);
         e.where = syntax::RangeOf(*item, src);
         e.expect = BuildExpect(*item, src);
-        auto key = std::make_pair(e.selector.is_regex, e.selector.text);
-        if (auto [it, inserted] = names_seen.emplace(key, item.get()); !inserted) {
-          Diagnostic& d = Report(DiagCode::kDuplicateEntry, e.selector.where,
-                                 fmt::format("module_name {} is configured twice", e.selector.ToString()));
-          d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), "first configured here"});
-        }
+        FirstOccurrence(names_seen, std::make_pair(e.selector.is_regex, e.selector.text), *item, e.selector.where, src,
+                        [&] { return fmt::format("module_name {} is configured twice", e.selector.ToString()); },
+                        "first configured here");
         FillScope(e.config, e.disabled, *item, src);
         e.config.where = e.where;
         cfg.module_name.push_back(std::move(e));
@@ -829,12 +832,9 @@ class Compiler {
         e.selector = BuildSelector(*item, src);
         e.where = syntax::RangeOf(*item, src);
         e.expect = BuildExpect(*item, src);
-        auto key = std::make_pair(e.selector.is_regex, e.selector.text);
-        if (auto [it, inserted] = names_seen.emplace(key, item.get()); !inserted) {
-          Diagnostic& d = Report(DiagCode::kDuplicateEntry, e.selector.where,
-                                 fmt::format("op_name {} is configured twice in this scope", e.selector.ToString()));
-          d.notes.push_back({DiagLocation::From(syntax::RangeOf(*it->second, src)), "first configured here"});
-        }
+        FirstOccurrence(names_seen, std::make_pair(e.selector.is_regex, e.selector.text), *item, e.selector.where, src,
+                        [&] { return fmt::format("op_name {} is configured twice in this scope", e.selector.ToString()); },
+                        "first configured here");
         if (const Node* ob = Child<g::op_body>(*item)) e.config = BuildOpConfig(*ob, src, e.where);
         m.op_name.push_back(std::move(e));
       } else if (Is<g::qat_schedule>(*item)) {

@@ -323,6 +323,13 @@ TEST_CASE("state maps take no indices; mixed keys and misplaced groups are error
   CHECK(codes("qrules 1\nspec a { dtype: float8_e4m3fn, qformulation: minval }\n") ==
         std::vector<DiagCode>{DiagCode::kInvalidSpec});
   CHECK(codes("qrules 1\nspec a {}\nspec a {}\n") == std::vector<DiagCode>{DiagCode::kRedefinedSpec});
+  CHECK(codes("qrules 1\nmodule_name \"m\": none\nmodule_name \"m\": none\n") ==
+        std::vector<DiagCode>{DiagCode::kDuplicateEntry});
+  // The same text as a regex is another selector (not a duplicate); being later, it wins.
+  CHECK(codes("qrules 1\nmodule_name \"m\": none\nmodule_name /m/: none\n") ==
+        std::vector<DiagCode>{DiagCode::kShadowedEntry});
+  CHECK(codes("qrules 1\nglobal { op_name /l\\d/: none, op_name /l\\d/: none }\n") ==
+        std::vector<DiagCode>{DiagCode::kDuplicateEntry});
   CHECK(codes("qrules 1\nspec a {}\nglobal { op_input { *: none } }\n") ==
         std::vector<DiagCode>{DiagCode::kUnusedSpec});
 }
