@@ -19,7 +19,11 @@
 //   5. one fake-quant per graph edge, the first-annotated side decides (annotation order: NAME,
 //      TYPE, GLOBAL; then OP_NAME, OP_TYPE, DEFAULT; longer patterns first; then graph order);
 //      shared-observer ops (flatten, pools, mean, cat) share one fake-quant between their inputs
-//      and output; a state tensor has one fake-quant, decided by its first-annotated consumer;
+//      and output, and an annotated producer pushes its output fake-quant forward through
+//      not-yet-annotated shared-observer ops; where a consumer annotated earlier already put its
+//      own fake-quant on a shared-observer op's output edge, that output adopts it (so the op's
+//      input and output then carry two fake-quants, torchao's back-to-back case); a state tensor
+//      has one fake-quant, decided by its first-annotated consumer;
 //   6. module_input / module_output / module_state override the op-level decisions for the tensors
 //      they hit (innermost module wins; a module's NAME config is used over its TYPE config);
 //   7. weight axes left open are resolved from the consuming op (§b.10, on the weight as stored);
