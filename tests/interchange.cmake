@@ -88,6 +88,7 @@ if(QRULES_INSTALL)
   add_test(NAME interchange:install_consumer COMMAND ${CMAKE_COMMAND}
     -DBUILD_DIR=${PROJECT_BINARY_DIR} -DSOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/install_consumer
     -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/install_consumer -DEXPECTED_VERSION=${PROJECT_VERSION}
-    -DGENERATOR=${CMAKE_GENERATOR} -P ${CMAKE_CURRENT_SOURCE_DIR}/install_consumer/run.cmake)
+    -DGENERATOR=${CMAKE_GENERATOR} -DSANITIZE=${QRULES_SANITIZE}
+    -P ${CMAKE_CURRENT_SOURCE_DIR}/install_consumer/run.cmake)
   set_tests_properties(interchange:install_consumer PROPERTIES TIMEOUT 1200)
 endif()

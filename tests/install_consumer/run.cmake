@@ -24,8 +24,14 @@ set(generator_args "")
 if(DEFINED GENERATOR AND NOT GENERATOR STREQUAL "")
   set(generator_args -G ${GENERATOR})
 endif()
+# A sanitizer build installs instrumented static libraries: the consumer must link the runtimes.
+set(sanitize_args "")
+if(SANITIZE)
+  set(sanitize_args "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined"
+                    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+endif()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build ${generator_args}
-    -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${prefix})
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${prefix} ${sanitize_args})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
 set(consumer "${run_output}")

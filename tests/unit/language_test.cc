@@ -115,7 +115,8 @@ TEST_CASE("the design example builds the documented model", "[language]") {
   REQUIRE(lin_in.entries.size() == 1);
   CHECK(lin_in.entries[0].key == TensorKey::All());
   CHECK(lin_in.entries[0].spec->SameNumerics(DefaultActivationSpec()));
-  const QuantizationSpec& w4 = *Entry(lin.State(), TensorKey::Name("weight")).spec;
+  const TensorSpecMap lin_state = lin.State();  // a value: keep it alive while w4 refers into it
+  const QuantizationSpec& w4 = *Entry(lin_state, TensorKey::Name("weight")).spec;
   CHECK(w4.dtype == Dtype::kInt4);
   CHECK(w4.qparams == QParamsKind::kStatic);  // inherited from w8
   CHECK(w4.granularity.kind == GranularityKind::kPerBlock);
