@@ -83,7 +83,7 @@ struct KernelSpec {
 // The op types with a kernel, sorted.
 std::span<const std::string_view> SupportedOpTypes();
 bool IsSupportedOpType(std::string_view op_type);
-// Null with `*error` set when the attributes are invalid or a mode is not implemented.
+// Null with `*error` set when the attributes are invalid or a mode has no kernel (e.g. Resize cubic).
 std::unique_ptr<Kernel> CreateKernel(const KernelSpec& spec, std::string* error);
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, all row-major with leading dimensions.  `beta == 0`
