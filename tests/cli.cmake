@@ -44,3 +44,8 @@ qrules_cli_test(explain_unknown_op 1 ARGS explain rules/w8a8.qrules --model test
 qrules_cli_test(inspect 0 ARGS inspect tests/data/models/fmnist_cnn.onnx --modules tests/data/models/fmnist_cnn.modules.json
   REGEX "conv1" "torch.nn.modules.conv.Conv2d")
 qrules_cli_test(plan_bad_model 2 ARGS plan rules/w8a8.qrules --model tests/data/models/cycle.onnx REGEX "model-invalid")
+# §d: schedule (1, 2, 5): s=0 off/off; 1 on/off; 2-4 on/on; >=5 off/on.
+qrules_cli_test(explain_schedule 0 ARGS explain ${D}/schedule.qrules --schedule
+  REGEX "steps 0-0 +observer off, fake quant off" "steps 1-1 +observer on, fake quant off"
+        "steps 2-4 +observer on, fake quant on" "steps 5- +observer off, fake quant on")
+qrules_cli_test(explain_no_schedule 0 ARGS explain rules/w8a8.qrules --schedule REGEX "no scope has a qat_schedule")

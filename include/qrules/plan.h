@@ -165,6 +165,10 @@ std::string RenderPlanJson(const Plan& plan);
 std::string RenderPlanText(const Plan& plan);
 std::string SpecSummary(const QuantizationSpec& spec, bool is_state);  // "int8 symmetric per_channel(axis=0) static"
 
+// `qrules explain --schedule`: the QAT timeline each scope's qat_schedule implies (§d): for every
+// range of training steps, whether observers and fake quantization are on.  Needs no model.
+std::string RenderScheduleTimeline(const QuantizerConfig& config);
+
 // `qrules explain`: how one op, tensor or module was decided, with every entry that matched.
 std::string ExplainOp(const Plan& plan, OpId op);
 std::string ExplainTensor(const Plan& plan, TensorId tensor);

@@ -87,8 +87,16 @@ int CmdPlan(const Args& args, Io& io) {
 }
 
 int CmdExplain(const Args& args, Io& io) {
-  ParsedArgs a = ParseArgs(args, {"--model", "--modules", "--op", "--tensor", "--module"}, {});
+  ParsedArgs a = ParseArgs(args, {"--model", "--modules", "--op", "--tensor", "--module"}, {"--schedule"});
   if (!a.error.empty()) return UsageError(io, "explain", a.error);
+  if (a.Flag("--schedule")) {
+    if (a.positional.size() != 1) return UsageError(io, "explain", "expected RULES --schedule");
+    CompileResult c = CompileFile(a.positional[0]);
+    io.err << RenderText(c.diagnostics);
+    if (!c.ok()) return c.diagnostics.size() == 1 && c.diagnostics[0].location.line == 0 ? 2 : 1;
+    io.out << RenderScheduleTimeline(c.rules->config);
+    return 0;
+  }
   int selectors = a.Value("--op").has_value() + a.Value("--tensor").has_value() + a.Value("--module").has_value();
   if (a.positional.size() != 1 || !a.Value("--model") || selectors != 1) {
     return UsageError(io, "explain", "expected RULES --model MODEL and one of --op, --tensor, --module");

@@ -1,4 +1,6 @@
 // Renderings of a plan: JSON (the lockfile format of `qrules plan --format json`), text, explain.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -142,6 +144,43 @@ std::string RenderPlanText(const Plan& plan) {
   }
   out += fmt::format("summary: {} ops, {} with fake quantization, {} fake-quant points\n", plan.ops.size(), quantized_ops,
                      plan.points.size());
+  return out;
+}
+
+std::string RenderScheduleTimeline(const QuantizerConfig& config) {
+  std::vector<std::pair<std::string, const ModuleQuantizerConfig*>> scopes;
+  if (config.global) scopes.push_back({"global", &*config.global});
+  for (const auto& e : config.module_type) scopes.push_back({fmt::format("module_type \"{}\"", e.type_name), &e.config});
+  for (const auto& e : config.module_name) scopes.push_back({fmt::format("module_name {}", e.selector.ToString()), &e.config});
+  std::string out;
+  for (const auto& [name, cfg] : scopes) {
+    if (!cfg->qat_schedule) continue;
+    const QATSchedule& q = *cfg->qat_schedule;
+    out += fmt::format("{}: qat_schedule {{ enable_observer: {}, enable_fake_quant: {}, disable_observer: {} }}{}\n",
+                       name, q.enable_observer, q.enable_fake_quant,
+                       q.disable_observer ? std::to_string(*q.disable_observer) : "none",
+                       q.where.valid() ? " at " + q.where.FileLine() : "");
+    // The state only changes at these steps; merge neighbouring ranges in the same state.
+    std::vector<int64_t> cuts{0, q.enable_observer, q.enable_fake_quant};
+    if (q.disable_observer) cuts.push_back(*q.disable_observer);
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    auto state = [&](int64_t step) { return std::make_pair(q.ObserverOn(step), q.FakeQuantOn(step)); };
+    for (size_t i = 0; i < cuts.size(); ++i) {
+      size_t j = i;
+      while (j + 1 < cuts.size() && state(cuts[j + 1]) == state(cuts[i])) ++j;
+      auto [obs, fq] = state(cuts[i]);
+      std::string range = j + 1 < cuts.size() ? fmt::format("steps {}-{}", cuts[i], cuts[j + 1] - 1)
+                                              : fmt::format("steps {}-", cuts[i]);
+      out += fmt::format("  {:<14} observer {}, fake quant {}\n", range, obs ? "on" : "off", fq ? "on" : "off");
+      i = j;
+    }
+  }
+  if (out.empty()) {
+    out = "no scope has a qat_schedule: observers and fake quantization are on from the first training step\n";
+  }
+  out += "(outside training: calibration runs with observers on and fake quant off; evaluation with "
+         "observers off and fake quant on)\n";
   return out;
 }
 
