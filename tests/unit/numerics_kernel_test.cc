@@ -10,28 +10,22 @@
 
 #include "numerics/kernels.h"
 #include "numerics/numerics_internal.h"
+#include "numerics_golden_reader.h"
 #include "qrules/fake_quant.h"
 
 namespace qrules {
 namespace {
 
-uint32_t Bits(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, sizeof b);
-  return b;
-}
-float FromBits(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, sizeof f);
-  return f;
-}
+// Bit-pattern helpers shared with the golden-file reader.
+using testing::BitsOf;
+using testing::FloatFromBits;
 float DivByRcp(float x, float s) {
   return static_cast<float>(static_cast<double>(x) * (1.0 / static_cast<double>(s)));
 }
 // Equal bits, or (below float32's normal range, where the proof of kernels.h does not apply and no
 // kernel can tell the difference) equal sign and both below 2^-126.
 bool SameQuotient(float a, float b) {
-  if (Bits(a) == Bits(b)) return true;
+  if (BitsOf(a) == BitsOf(b)) return true;
   if (std::isnan(a) && std::isnan(b)) return true;
   return std::fabs(a) < 0x1p-126f && std::fabs(b) < 0x1p-126f && std::signbit(a) == std::signbit(b);
 }
@@ -50,7 +44,7 @@ TEST_CASE("float64 reciprocal multiply equals float32 division", "[numerics][div
     }
   };
   // Random bit patterns (every exponent, NaN, inf, subnormals).
-  for (int i = 0; i < 4'000'000; ++i) check(FromBits(any_bits(rng)), FromBits(any_bits(rng)));
+  for (int i = 0; i < 4'000'000; ++i) check(FloatFromBits(any_bits(rng)), FloatFromBits(any_bits(rng)));
   // Quotients near float32 midpoints: x = RN(m * s) and its neighbours, m a midpoint.
   std::uniform_real_distribution<float> unit(1.0f, 2.0f);
   std::uniform_int_distribution<int> exp(-40, 40);
@@ -106,7 +100,7 @@ std::vector<float> AdversarialData(std::mt19937_64& rng, size_t n,
         v = static_cast<float>(k(rng)) * s;
         break;
       case 5:
-        v = FromBits(any_bits(rng) & 0x807fffffu);
+        v = FloatFromBits(any_bits(rng) & 0x807fffffu);
         break;  // ±denormals, ±0
       case 6:
         v = (any_bits(rng) & 1 ? 1.0f : -1.0f) * std::ldexp(1.0f, k(rng) % 128);
@@ -115,7 +109,7 @@ std::vector<float> AdversarialData(std::mt19937_64& rng, size_t n,
         v = (any_bits(rng) & 1) ? 0.0f : -0.0f;
         break;
       case 8:
-        v = FromBits(any_bits(rng));
+        v = FloatFromBits(any_bits(rng));
         break;  // anything, NaN and inf included
       case 9:
         v = (any_bits(rng) & 1 ? 1.0f : -1.0f) * std::numeric_limits<float>::max();
@@ -164,7 +158,7 @@ Granularity PerBlockTuple(std::vector<int64_t> b) {
 
 bool SameBitsOrBothNan(const std::vector<float>& a, const std::vector<float>& b, size_t* where) {
   for (size_t i = 0; i < a.size(); ++i) {
-    if (Bits(a[i]) != Bits(b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) {
+    if (BitsOf(a[i]) != BitsOf(b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) {
       *where = i;
       return false;
     }
@@ -280,7 +274,7 @@ TEST_CASE("FP format rounding: one round-to-nearest-even from float32", "[numeri
   CHECK(RoundToFloatFormat(fp4, 3.5f) == 4.0f);   // tie 3 / 4 -> 4
   CHECK(RoundToFloatFormat(fp4, 5.0f) == 4.0f);   // tie 4 / 6 -> 4
   CHECK(RoundToFloatFormat(fp4, 5.0001f) == 6.0f);
-  CHECK(Bits(RoundToFloatFormat(fp4, -0.1f)) == 0x80000000u);  // small negatives give -0.0
+  CHECK(BitsOf(RoundToFloatFormat(fp4, -0.1f)) == 0x80000000u);  // small negatives give -0.0
   // e4m3fn: subnormal step 2^-9, max 448 = 1.75 * 2^8; 3 mantissa bits.
   const Dtype e4m3 = Dtype::kFloat8E4m3fn;
   CHECK(RoundToFloatFormat(e4m3, 0x1p-10f) == 0.0f);  // half the smallest subnormal
@@ -300,15 +294,15 @@ TEST_CASE("FP format rounding: one round-to-nearest-even from float32", "[numeri
                                      : d == Dtype::kFloat8E4m3fn ? -6
                                                                  : -14};
     size_t bad = 0;
-    for (uint32_t b = 0; b <= Bits(FloatMax(d)); b += 7) {
-      const float r = FromBits(b);
+    for (uint32_t b = 0; b <= BitsOf(FloatMax(d)); b += 7) {
+      const float r = FloatFromBits(b);
       const float want = RoundToFloatFormat(d, r);
       bad +=
-          Bits(internal::FastRoundToFormat(r, static_cast<uint32_t>(f.min_exponent + 127),
-                                           static_cast<uint32_t>(f.mantissa_bits))) != Bits(want);
+          BitsOf(internal::FastRoundToFormat(r, static_cast<uint32_t>(f.min_exponent + 127),
+                                           static_cast<uint32_t>(f.mantissa_bits))) != BitsOf(want);
       bad +=
-          Bits(internal::FastRoundToFormat(-r, static_cast<uint32_t>(f.min_exponent + 127),
-                                           static_cast<uint32_t>(f.mantissa_bits))) != Bits(-want);
+          BitsOf(internal::FastRoundToFormat(-r, static_cast<uint32_t>(f.min_exponent + 127),
+                                           static_cast<uint32_t>(f.mantissa_bits))) != BitsOf(-want);
     }
     CHECK(bad == 0);
   }
@@ -420,7 +414,7 @@ TEST_CASE("qparams and the numeric consequences of c.8", "[numerics]") {
   CHECK(qp.scale[0] == 1.0f);
   FakeQuantize(QuantKernel::ForSpec(clip), layout, qp, xc, y);
   CHECK(y == std::vector<float>{-127.0f, 3.0f, 0.0f, 127.0f});
-  CHECK(Bits(y[2]) == 0u);  // the integer kernel never outputs -0.0
+  CHECK(BitsOf(y[2]) == 0u);  // the integer kernel never outputs -0.0
   // uint4 symmetric: zero point 8, denominator 7.5.
   qp = ComputeQParams(Spec(Dtype::kUint4, QScheme::kSymmetric), r);
   CHECK(qp.zero_point[0] == 8);
@@ -434,7 +428,7 @@ TEST_CASE("qparams and the numeric consequences of c.8", "[numerics]") {
   qp = ComputeQParams(Spec(Dtype::kInt4, QScheme::kAsymmetric), rz);
   CHECK(qp.zero_point[0] == -8);
   qp = ComputeQParams(Spec(Dtype::kInt8, QScheme::kSymmetric), rz);
-  CHECK(Bits(qp.minval[0]) == 0x80000000u);
+  CHECK(BitsOf(qp.minval[0]) == 0x80000000u);
   // Asymmetric: [-1, 3] in uint8: scale 4/255, zp = 0 - round(-1 / scale) = round(63.75) = 64.
   const std::vector<float> a = {-1.0f, 3.0f};
   const BlockRange ra = ComputeRange(BlockLayout::PerTensor({2}), a);
@@ -444,10 +438,10 @@ TEST_CASE("qparams and the numeric consequences of c.8", "[numerics]") {
   CHECK(qp.minval[0] == -1.0f);
   // The range always holds 0: positive-only data gives min +0.0.
   const BlockRange rp = ComputeRange(BlockLayout::PerTensor({2}), std::vector<float>{1.0f, 3.0f});
-  CHECK(Bits(rp.min[0]) == 0u);
+  CHECK(BitsOf(rp.min[0]) == 0u);
   // float_range replaces the observed bound, then min(., 0).
   const BlockRange rf = ComputeRange(BlockLayout::PerTensor({2}), a, 0.5f, std::nullopt);
-  CHECK(Bits(rf.min[0]) == 0u);
+  CHECK(BitsOf(rf.min[0]) == 0u);
   CHECK(rf.max[0] == 3.0f);
 }
 
@@ -508,9 +502,9 @@ TEST_CASE("non-finite data in qparams (nonfinite.md tables)", "[numerics]") {
   CHECK(qp.scale[0] == 0x1p126f);
   std::vector<float> y(4);
   FakeQuantize(QuantKernel::ForSpec(fp4), layout, qp, x, y);
-  CHECK(Bits(y[0]) == 0u);
+  CHECK(BitsOf(y[0]) == 0u);
   CHECK(y[2] == INFINITY);
-  CHECK(Bits(y[3]) == 0x80000000u);
+  CHECK(BitsOf(y[3]) == 0x80000000u);
   // NaN in a block: range NaN; asymmetric zero point INT32_MIN.
   const std::vector<float> n = {1.0f, NAN, -2.0f};
   const BlockRange rn = ComputeRange(BlockLayout::PerTensor({3}), n);
