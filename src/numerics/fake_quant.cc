@@ -53,6 +53,11 @@ bool CpuHasAvx2() {
   return __builtin_cpu_supports("avx2");
 }
 
+bool CpuHasAvx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+}
+
 const KernelTable& BestKernels() {
   static const KernelTable* best = [] {
     const char* isa = std::getenv("QRULES_NUMERICS_ISA");
@@ -60,8 +65,10 @@ const KernelTable& BestKernels() {
     const DivisionMethod method = div && std::string_view(div) == "rcp64"
                                       ? DivisionMethod::kReciprocal64
                                       : DivisionMethod::kDivide;
-    const bool avx2 = CpuHasAvx2() && !(isa && std::string_view(isa) == "sse");
-    return avx2 ? &Avx2Kernels(method) : &SseKernels(method);
+    const std::string_view want = isa ? isa : "avx512";
+    if (want == "avx512" && CpuHasAvx512()) return &Avx512Kernels(method);
+    if (want != "sse" && CpuHasAvx2()) return &Avx2Kernels(method);
+    return &SseKernels(method);
   }();
   return *best;
 }
@@ -209,7 +216,7 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
     uint8_t* m = mask ? mask + off : nullptr;
     if (!kernel.floating) {
       const IntVarParams p{e.rcp.data(), e.scale.data(), e.float_offset.data(), e.lo.data(),
-                           e.hi.data()};
+                           e.hi.data(), zp};
       kt.int_var(xs + off, ys + off, m, n, p);
     } else {
       const FpVarParams p{e.rcp.data(), e.scale.data(), kernel.fp_max, min_e, mant};
@@ -242,17 +249,26 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
   const bool need_rcp = kt.division == DivisionMethod::kReciprocal64;
   if (plan.outer_whole) {
     // qparams depend only on the position in the row.
-    if (plan.row_n >= kColsMinRow && layout.numel() <= kColsMaxElements) {
-      // Long rows: column groups keep their qparams in registers down an L1-sized tile of rows.
+    if (plan.row_n >= kColsMinRow) {
       Expand(kernel, qparams, 0, plan.row_n, plan.row_b, 1, need_rcp, &e);
       if (!e.foldable) {  // zero points beyond ±2^20: not produced by any calculator
         FakeQuantizeReference(kernel, layout, qparams, x, y, ste_mask);
         return;
       }
-      const int64_t tile = std::max<int64_t>(1, kColsTileElements / plan.row_n);
       const IntVarParams ip{e.rcp.data(), e.scale.data(), e.float_offset.data(), e.lo.data(),
-                            e.hi.data()};
+                            e.hi.data(), zp};
       const FpVarParams fp{e.rcp.data(), e.scale.data(), kernel.fp_max, min_e, mant};
+      if (layout.numel() > kColsMaxElements) {
+        // Beyond the caches: stream the rows in memory order (qparams reloaded from L1).
+        if (!kernel.floating) {
+          kt.int_rows(xs, ys, mask, plan.outer_rows, plan.row_n, ip);
+        } else {
+          kt.fp_rows(xs, ys, mask, plan.outer_rows, plan.row_n, fp);
+        }
+        return;
+      }
+      // In cache: column groups keep their qparams in registers down an L1-sized tile of rows.
+      const int64_t tile = std::max<int64_t>(1, kColsTileElements / plan.row_n);
       for (int64_t row = 0; row < plan.outer_rows; row += tile) {
         const int64_t rows = std::min(tile, plan.outer_rows - row);
         const int64_t off = row * plan.row_n;

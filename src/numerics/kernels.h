@@ -1,12 +1,15 @@
 // The vectorized inner loops of the fast path, compiled once per instruction set (kernels_sse.cc
-// for x86-64-v2, kernels_avx2.cc for AVX2) from kernels_impl.h, and picked at run time.
+// for x86-64-v2, kernels_avx2.cc for AVX2, kernels_avx512.cc for AVX-512F) from kernels_impl.h,
+// and picked at run time.
 //
 // Division.  Every kernel needs the correctly rounded float32 quotient d / scale.  Two methods are
 // compiled, both exact; BestKernels() uses divps, which measured fastest here (AMD Zen 4: divps
-// ymm sustains ~0.7x of a streaming multiply in L2, the float64 detour ~0.25x; on CPUs with slow
-// dividers rcp64 may win — set QRULES_NUMERICS_DIV=rcp64).  A float32-FMA Markstein correction
-// (q = x*r; e = fma(-q, s, x); q += e*r, twice) was measured at ~0.26x and needs AVX2+FMA, so it
-// is not used.  The float64 reciprocal method:
+// sustains ~0.7x of a streaming multiply in L2, the float64 detour ~0.25x; on CPUs with slow
+// dividers rcp64 may win — set QRULES_NUMERICS_DIV=rcp64).  On Zen 4 the kernels are bound by
+// the FP pipes, not by the divider: every extra vector op costs, so a float32-FMA Markstein
+// correction (q = x*r; e = fma(-q, s, x); q += e*r: three ops for one) ran slower than divps
+// (AVX-512, 16-element runs: 0.52x against 0.64x), and is not used.  The float64 reciprocal
+// method:
 //     q = float32( double(d) * rcp ),   rcp = RN64(1 / double(scale))        (per block, once)
 // and this equals RN32(d / scale) for every float32 d and scale (with NaN payloads and the x86
 // default NaN included).  Proof sketch: double(d)*rcp = t(1 + e) with t = d / scale exactly and
@@ -76,6 +79,7 @@ struct IntVarParams {  // one entry per element
   const float* float_offset;
   const float* lo;
   const float* hi;
+  bool zp = false;  // every float_offset is +0.0 (the ZP formulation): skip x - fo and + fo
 };
 struct FpConstParams {
   double rcp;
@@ -102,10 +106,17 @@ struct KernelTable {
   void (*fp_const)(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
                    const FpBlocks& b);
   void (*fp_var)(const float* x, float* y, uint8_t* mask, int64_t n, const FpVarParams& p);
-  // `rows` rows of `cols` elements, column c with the qparams p[c] (p has cols entries).
+  // `rows` rows of `cols` elements, column c with the qparams p[c] (p has cols entries).  The
+  // column-major walk keeps a column group's qparams in registers down the rows (for tiles in
+  // L1); the row-major walk streams the rows in memory order and reloads the qparams from L1
+  // (for tensors beyond the caches, where a strided walk defeats the prefetchers).
   void (*int_cols)(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                    const IntVarParams& p);
   void (*fp_cols)(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                  const FpVarParams& p);
+  void (*int_rows)(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                   const IntVarParams& p);
+  void (*fp_rows)(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                   const FpVarParams& p);
   // For each of `runs` consecutive runs of `run` elements: mn[r] = min(mn[r], min of run r),
   // mx[r] likewise, nan[r] |= any NaN in run r.
@@ -117,10 +128,12 @@ struct KernelTable {
 
 const KernelTable& SseKernels(DivisionMethod method);
 const KernelTable& Avx2Kernels(DivisionMethod method);
+const KernelTable& Avx512Kernels(DivisionMethod method);
 bool CpuHasAvx2();
-// The kernels FakeQuantize uses: AVX2 when the CPU has it, else SSE4.1; division by divps.
-// Environment overrides (for benchmarking on other machines): QRULES_NUMERICS_ISA=sse|avx2,
-// QRULES_NUMERICS_DIV=divps|rcp64.
+bool CpuHasAvx512();
+// The kernels FakeQuantize uses: AVX-512 when the CPU has it, else AVX2, else SSE4.1; division by
+// divps.  Environment overrides (for benchmarking on other machines):
+// QRULES_NUMERICS_ISA=sse|avx2|avx512 (at most what the CPU has), QRULES_NUMERICS_DIV=divps|rcp64.
 const KernelTable& BestKernels();
 
 // FakeQuantize with a given kernel table (tests run every table against the reference).

@@ -1,6 +1,6 @@
-// The body of the vectorized kernels, included once per instruction set by kernels_sse.cc and
-// kernels_avx2.cc (which define QRULES_KERNEL_NS).  The vector width follows the compiler target:
-// AVX2 -> 8 floats, otherwise SSE4.1 -> 4 floats.  Every lane performs exactly the operations of
+// The body of the vectorized kernels, included once per instruction set by kernels_sse.cc,
+// kernels_avx2.cc and kernels_avx512.cc (which define QRULES_KERNEL_NS).  The vector width follows
+// the compiler target: AVX-512 -> 16 floats, AVX2 -> 8 floats, otherwise SSE4.1 -> 4 floats.  Every lane performs exactly the operations of
 // the scalar reference (reference_fake_quant.cc) in the same order; see kernels.h for the division.
 //
 // Operand order matters for NaN: x86 max/min return their second operand when either is NaN, so
@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "numerics/kernels.h"
 
@@ -19,7 +20,99 @@
 namespace qrules::internal::QRULES_KERNEL_NS {
 namespace {
 
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+// 16 lanes; loop tails run as one masked vector instead of scalar elements (kMaskedTail), which
+// matters for short qparam runs (a per-channel run of 16 elements is one vector, no tail at all).
+constexpr int kWidth = 16;
+constexpr bool kMaskedTail = true;
+using VF = __m512;
+using VI = __m512i;
+using VD = __m512d;
+inline __mmask16 TailMask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }  // n < 16
+inline VF Load(const float* p) { return _mm512_loadu_ps(p); }
+inline VF LoadN(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(TailMask(n), p); }
+inline void Store(float* p, VF v) { _mm512_storeu_ps(p, v); }
+inline void StoreN(float* p, VF v, int64_t n) { _mm512_mask_storeu_ps(p, TailMask(n), v); }
+inline VF Set1(float f) { return _mm512_set1_ps(f); }
+inline VD Set1D(double d) { return _mm512_set1_pd(d); }
+inline VF Add(VF a, VF b) { return _mm512_add_ps(a, b); }
+inline VF Sub(VF a, VF b) { return _mm512_sub_ps(a, b); }
+inline VF Mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
+inline VF Max(VF a, VF b) { return _mm512_max_ps(a, b); }
+inline VF Min(VF a, VF b) { return _mm512_min_ps(a, b); }
+inline VF RoundEven(VF a) {
+  return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+inline int NanBits(VF v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); }
+inline __mmask16 InRange(VF r, VF lo, VF hi) {
+  return _mm512_cmp_ps_mask(r, lo, _CMP_GE_OQ) & _mm512_cmp_ps_mask(r, hi, _CMP_LE_OQ);
+}
+// Writes kWidth (or n) bytes: 1 where lo <= r <= hi, else 0 (NaN: 0).
+inline void StoreInRange(uint8_t* out, VF r, VF lo, VF hi) {
+  const __m128i bytes = _mm512_cvtepi32_epi8(_mm512_maskz_set1_epi32(InRange(r, lo, hi), 1));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
+}
+inline void StoreInRangeN(uint8_t* out, VF r, VF lo, VF hi, int64_t n) {
+  _mm512_mask_cvtepi32_storeu_epi8(out, TailMask(n),
+                                   _mm512_maskz_set1_epi32(InRange(r, lo, hi), 1));
+}
+inline VF Halves(__m256 lo, __m256 hi) {
+  return _mm512_castpd_ps(
+      _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+}
+inline __m256 LowHalf(VF v) { return _mm512_castps512_ps256(v); }
+inline __m256 HighHalf(VF v) {
+  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+// q = float32(double(d) * rcp), lane by lane.
+inline VF DivByRcp(VF d, VD rcp) {
+  const VD lo = _mm512_mul_pd(_mm512_cvtps_pd(LowHalf(d)), rcp);
+  const VD hi = _mm512_mul_pd(_mm512_cvtps_pd(HighHalf(d)), rcp);
+  return Halves(_mm512_cvtpd_ps(lo), _mm512_cvtpd_ps(hi));
+}
+inline VF Div(VF a, VF b) { return _mm512_div_ps(a, b); }
+// r * scale + (+0.0) in one rounding: the same float as the two-step form, because adding +0.0 to
+// a rounded product is exact (and turns -0.0 into +0.0 in both).  One FP op fewer for ZP blocks.
+inline VF MulAddZero(VF r, VF scale) { return _mm512_fmadd_ps(r, scale, _mm512_setzero_ps()); }
+inline VF DivByRcpArray(VF d, const double* rcp) {
+  const VD lo = _mm512_mul_pd(_mm512_cvtps_pd(LowHalf(d)), _mm512_loadu_pd(rcp));
+  const VD hi = _mm512_mul_pd(_mm512_cvtps_pd(HighHalf(d)), _mm512_loadu_pd(rcp + 8));
+  return Halves(_mm512_cvtpd_ps(lo), _mm512_cvtpd_ps(hi));
+}
+inline VF RoundFormat(VF r, VI min_e, VI shift_add) {
+  const VI bits = _mm512_castps_si512(r);
+  const VI sign = _mm512_and_si512(bits, _mm512_set1_epi32(INT32_MIN));
+  const VI abs = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
+  VI e = _mm512_max_epi32(_mm512_srli_epi32(abs, 23), min_e);
+  const VF c = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(e, shift_add), 23));
+  const VF v = _mm512_sub_ps(_mm512_add_ps(_mm512_castsi512_ps(abs), c), c);
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(v), sign));
+}
+inline VI Set1I(int32_t i) { return _mm512_set1_epi32(i); }
+// Same reduction order as the AVX2 kernels (halves, then quarters...).
+inline float HMin(VF v) {
+  const __m256 h = _mm256_min_ps(LowHalf(v), HighHalf(v));
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+inline float HMax(VF v) {
+  const __m256 h = _mm256_max_ps(LowHalf(v), HighHalf(v));
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+inline VF Unordered(VF a) {
+  return _mm512_castsi512_ps(_mm512_maskz_set1_epi32(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), -1));
+}
+inline VF Or(VF a, VF b) {
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+inline bool AnyBits(VF a) {
+  return _mm512_test_epi32_mask(_mm512_castps_si512(a), _mm512_castps_si512(a)) != 0;
+}
+inline VF ZeroF() { return _mm512_setzero_ps(); }
+#elif defined(__AVX2__)
 constexpr int kWidth = 8;
 using VF = __m256;
 using VI = __m256i;
@@ -51,6 +144,7 @@ inline VF DivByRcp(VF d, VD rcp) {
   return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 inline VF Div(VF a, VF b) { return _mm256_div_ps(a, b); }
+inline VF MulAddZero(VF r, VF scale) { return _mm256_add_ps(_mm256_mul_ps(r, scale), _mm256_setzero_ps()); }
 inline VF DivByRcpArray(VF d, const double* rcp) {
   VD lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)), _mm256_loadu_pd(rcp));
   VD hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)), _mm256_loadu_pd(rcp + 4));
@@ -109,6 +203,7 @@ inline VF DivByRcp(VF d, VD rcp) {
   return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
 }
 inline VF Div(VF a, VF b) { return _mm_div_ps(a, b); }
+inline VF MulAddZero(VF r, VF scale) { return _mm_add_ps(_mm_mul_ps(r, scale), _mm_setzero_ps()); }
 inline VF DivByRcpArray(VF d, const double* rcp) {
   const VD lo = _mm_mul_pd(_mm_cvtps_pd(d), _mm_loadu_pd(rcp));
   const VD hi = _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(d, d)), _mm_loadu_pd(rcp + 2));
@@ -137,6 +232,44 @@ inline VF Or(VF a, VF b) { return _mm_or_ps(a, b); }
 inline bool AnyBits(VF a) { return _mm_movemask_ps(a) != 0; }
 inline VF ZeroF() { return _mm_setzero_ps(); }
 #endif
+
+#if !defined(__AVX512F__)
+// Without mask registers the loop tails run element by element (these are never called).
+constexpr bool kMaskedTail = false;
+inline VF LoadN(const float* p, int64_t) { return Load(p); }
+inline void StoreN(float* p, VF v, int64_t) { Store(p, v); }
+inline void StoreInRangeN(uint8_t* out, VF r, VF lo, VF hi, int64_t) {
+  StoreInRange(out, r, lo, hi);
+}
+#endif
+
+// Full-vector or tail (lanes < kWidth) loads and stores, chosen at compile time.
+template <bool kFull>
+inline VF LoadL(const float* p, int64_t lanes) {
+  if constexpr (kFull) {
+    return Load(p);
+  } else {
+    return LoadN(p, lanes);
+  }
+}
+template <bool kFull>
+inline void StoreL(float* p, VF v, int64_t lanes) {
+  if constexpr (kFull) {
+    Store(p, v);
+  } else {
+    StoreN(p, v, lanes);
+  }
+}
+template <bool kFull>
+inline void StoreInRangeL(uint8_t* out, VF r, VF lo, VF hi, int64_t lanes) {
+  if constexpr (kFull) {
+    StoreInRange(out, r, lo, hi);
+  } else {
+    StoreInRangeN(out, r, lo, hi, lanes);
+  }
+}
+using Full = std::true_type;
+using Tail = std::false_type;
 
 // --- Scalar element operations (loop tails); the same operations as one vector lane. ----------
 template <bool kRcp>
@@ -180,9 +313,9 @@ __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint
   const VF zero = Set1(0.0f);
   const VF scale = Set1(p.scale), fo = Set1(p.float_offset);
   const VF lo = Set1(p.lo), hi = Set1(p.hi);
-  int64_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) {
-    VF d = Load(x + i);
+  auto step = [&](auto full, int64_t i, int64_t lanes) __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    VF d = LoadL<kFull>(x + i, lanes);
     if (p.subtract_offset) d = Sub(d, fo);
     VF r;
     if constexpr (kRcp) {
@@ -191,11 +324,18 @@ __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint
       r = RoundEven(Div(d, scale));
     }
     if (p.normalize_zero) r = Add(r, zero);
-    if constexpr (kMask) StoreInRange(mask + i, r, lo, hi);
+    if constexpr (kMask) StoreInRangeL<kFull>(mask + i, r, lo, hi, lanes);
     r = Min(hi, Max(lo, r));
-    Store(y + i, Add(Mul(r, scale), fo));
+    // (ZP: fo is +0.0)
+    StoreL<kFull>(y + i, p.subtract_offset ? Add(Mul(r, scale), fo) : MulAddZero(r, scale), lanes);
+  };
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) step(Full{}, i, kWidth);
+  if constexpr (kMaskedTail && !kRcp) {
+    if (i < n) step(Tail{}, i, n - i);
+  } else {
+    for (; i < n; ++i) y[i] = IntElement<kRcp>(x[i], p, kMask ? mask + i : nullptr);
   }
-  for (; i < n; ++i) y[i] = IntElement<kRcp>(x[i], p, kMask ? mask + i : nullptr);
 }
 
 // The reference's literal operations, for blocks whose zero point is too large to fold.
@@ -241,9 +381,77 @@ void IntConstRuns(const float* x, float* y, uint8_t* mask, int64_t run, int64_t 
   }
 }
 
+// Runs of exactly kVecs vectors (per-channel with 16-element channels, per-block 32, ...), where
+// the per-run set-up of IntConstRuns costs as much as the run itself: each run broadcasts its
+// qparams straight from the arrays and converts them to the folded form in vector registers
+// (no scalar conversions, no stores besides the output), in a fixed, unrolled body.  MINVAL blocks
+// always add +0.0 after rounding: bit-identical to normalize_zero (a zero product plus an offset
+// that is not ±0 loses its sign anyway), and branch-free.
+template <bool kMask, bool kZp, int kVecs>
+void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const IntBlocks& b) {
+  constexpr int64_t kRun = int64_t{kVecs} * kWidth;
+  constexpr int64_t kChunk = 256;
+  alignas(64) float lo_chunk[kChunk], hi_chunk[kChunk];  // ZP: the folded clamp bounds
+  const VF zero = ZeroF(), span = Set1(b.qmax - b.qmin);
+  // Local copies: the output stores could alias `b` as far as the compiler knows, which would
+  // reload its pointers on every run.
+  const float* const scales = b.scale;
+  const float* const minvals = b.minval;
+  const int32_t* const zero_points = b.zero_point;
+  const float qmin = b.qmin, qmax = b.qmax;
+  for (int64_t j0 = 0; j0 < runs; j0 += kChunk) {
+    const int64_t nj = runs - j0 < kChunk ? runs - j0 : kChunk;
+    if constexpr (kZp) {
+      for (int64_t j = 0; j < nj; ++j) {  // vectorized by the compiler
+        const float qo = static_cast<float>(zero_points[j0 + j]);
+        lo_chunk[j] = qmin - qo;
+        hi_chunk[j] = qmax - qo;
+      }
+    }
+    for (int64_t j = 0; j < nj; ++j) {
+      const VF scale = Set1(scales[j0 + j]);
+      const VF off = kZp ? zero : Set1(minvals[j0 + j]);
+      const VF vlo = kZp ? Set1(lo_chunk[j]) : zero;
+      const VF vhi = kZp ? Set1(hi_chunk[j]) : span;
+      for (int v = 0; v < kVecs; ++v) {
+        const int64_t i = (j0 + j) * kRun + v * kWidth;
+        VF d = Load(x + i);
+        if constexpr (!kZp) d = Sub(d, off);
+        VF q = RoundEven(Div(d, scale));
+        if constexpr (!kZp) q = Add(q, zero);
+        if constexpr (kMask) StoreInRange(mask + i, q, vlo, vhi);
+        q = Min(vhi, Max(vlo, q));
+        Store(y + i, kZp ? MulAddZero(q, scale) : Add(Mul(q, scale), off));
+      }
+    }
+  }
+}
+
 template <bool kMask, bool kRcp>
 void IntConstImpl(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
                   const IntBlocks& b) {
+  if constexpr (!kRcp) {
+    // Zero points within ±2^20 (every calculator's) take the folded fixed-run kernels.
+    bool foldable = Foldable(0.0f, b.qmin, b.qmax);
+    if (b.zp && foldable) {
+      int32_t worst = 0;
+      for (int64_t r = 0; r < runs; ++r) {
+        const int32_t z = b.zero_point[r];
+        worst |= (z > (1 << 20) || z < -(1 << 20)) ? 1 : 0;
+      }
+      foldable = worst == 0;
+    }
+    if (foldable && run == kWidth) {
+      b.zp ? IntFixedRuns<kMask, true, 1>(x, y, mask, runs, b)
+           : IntFixedRuns<kMask, false, 1>(x, y, mask, runs, b);
+      return;
+    }
+    if (foldable && run == 2 * kWidth) {
+      b.zp ? IntFixedRuns<kMask, true, 2>(x, y, mask, runs, b)
+           : IntFixedRuns<kMask, false, 2>(x, y, mask, runs, b);
+      return;
+    }
+  }
   b.zp ? IntConstRuns<kMask, kRcp, true>(x, y, mask, run, runs, b)
        : IntConstRuns<kMask, kRcp, false>(x, y, mask, run, runs, b);
 }
@@ -251,21 +459,28 @@ void IntConstImpl(const float* x, float* y, uint8_t* mask, int64_t run, int64_t 
 template <bool kMask, bool kRcp>
 void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVarParams& p) {
   const VF zero = Set1(0.0f);
-  int64_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) {
-    const VF fo = Load(p.float_offset + i), scale = Load(p.scale + i);
-    const VF lo = Load(p.lo + i), hi = Load(p.hi + i);
-    const VF d = Sub(Load(x + i), fo);
+  auto step = [&](auto full, int64_t i, int64_t lanes) __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const VF fo = LoadL<kFull>(p.float_offset + i, lanes);
+    const VF scale = LoadL<kFull>(p.scale + i, lanes);
+    const VF lo = LoadL<kFull>(p.lo + i, lanes), hi = LoadL<kFull>(p.hi + i, lanes);
+    const VF d = Sub(LoadL<kFull>(x + i, lanes), fo);
     VF r;
     if constexpr (kRcp) {
       r = RoundEven(DivByRcpArray(d, p.rcp + i));
     } else {
-      r = RoundEven(Div(d, scale));
+      r = RoundEven(Div(d, scale));  // tail lanes: 0 / 0, never stored
     }
     r = Add(r, zero);  // fo may be -0.0 anywhere in the row
-    if constexpr (kMask) StoreInRange(mask + i, r, lo, hi);
+    if constexpr (kMask) StoreInRangeL<kFull>(mask + i, r, lo, hi, lanes);
     r = Min(hi, Max(lo, r));
-    Store(y + i, Add(Mul(r, scale), fo));
+    StoreL<kFull>(y + i, Add(Mul(r, scale), fo), lanes);
+  };
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) step(Full{}, i, kWidth);
+  if constexpr (kMaskedTail && !kRcp) {
+    if (i < n) step(Tail{}, i, n - i);
+    return;
   }
   for (; i < n; ++i) {
     const IntConstParams e{
@@ -274,83 +489,249 @@ void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVar
   }
 }
 
-// Per-column qparams (p has `cols` entries) over `rows` rows of `cols` elements: each column group
-// loads its qparams once and walks down the rows (callers pass an L1-sized tile of rows).
-template <bool kMask, bool kRcp>
-void IntColsImpl(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
-                 const IntVarParams& p) {
-  const VF zero = Set1(0.0f);
+// Per-column qparams (p has `cols` entries) over `rows` rows of `cols` elements.  One element
+// step of column group c (lanes columns from c) of row r; the qparam vectors are passed in.
+template <bool kMask, bool kZp, bool kFull>
+__attribute__((always_inline)) inline void IntColStep(const float* x, float* y, uint8_t* mask,
+                                                      int64_t i, int64_t lanes, VF scale, VF fo,
+                                                      VF lo, VF hi) {
+  VF d = LoadL<kFull>(x + i, lanes);
+  if constexpr (!kZp) d = Sub(d, fo);
+  VF v = RoundEven(Div(d, scale));  // tail lanes: 0 / 0, never stored
+  if constexpr (!kZp) v = Add(v, ZeroF());  // fo may be -0.0 in some column
+  if constexpr (kMask) StoreInRangeL<kFull>(mask + i, v, lo, hi, lanes);
+  v = Min(hi, Max(lo, v));
+  StoreL<kFull>(y + i, kZp ? MulAddZero(v, scale) : Add(Mul(v, scale), fo), lanes);
+}
+template <bool kMask, bool kZp, bool kFull>
+__attribute__((always_inline)) inline void IntColGroup(const float* x, float* y, uint8_t* mask,
+                                                       int64_t rows, int64_t cols, int64_t c,
+                                                       int64_t lanes, const IntVarParams& p) {
+  const VF fo = kZp ? ZeroF() : LoadL<kFull>(p.float_offset + c, lanes);
+  const VF scale = LoadL<kFull>(p.scale + c, lanes);
+  const VF lo = LoadL<kFull>(p.lo + c, lanes), hi = LoadL<kFull>(p.hi + c, lanes);
+  for (int64_t r = 0; r < rows; ++r) {
+    IntColStep<kMask, kZp, kFull>(x, y, mask, r * cols + c, lanes, scale, fo, lo, hi);
+  }
+}
+
+// Column-major: each column group loads its qparams once and walks down the rows (callers pass an
+// L1-sized tile of rows).
+template <bool kMask, bool kZp>
+void IntColsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                const IntVarParams& p) {
   int64_t c = 0;
   for (; c + kWidth <= cols; c += kWidth) {
-    const VF fo = Load(p.float_offset + c), scale = Load(p.scale + c);
-    const VF lo = Load(p.lo + c), hi = Load(p.hi + c);
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t i = r * cols + c;
-      const VF d = Sub(Load(x + i), fo);
-      VF q;
-      if constexpr (kRcp) {
-        q = DivByRcpArray(d, p.rcp + c);
-      } else {
-        q = Div(d, scale);
-      }
-      VF v = Add(RoundEven(q), zero);  // fo may be -0.0 in some column
-      if constexpr (kMask) StoreInRange(mask + i, v, lo, hi);
-      v = Min(hi, Max(lo, v));
-      Store(y + i, Add(Mul(v, scale), fo));
-    }
+    IntColGroup<kMask, kZp, true>(x, y, mask, rows, cols, c, kWidth, p);
   }
-  for (; c < cols; ++c) {
-    const IntConstParams e{
-        kRcp ? p.rcp[c] : 0.0, p.scale[c], p.float_offset[c], p.lo[c], p.hi[c], true, true};
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t i = r * cols + c;
-      y[i] = IntElement<kRcp>(x[i], e, kMask ? mask + i : nullptr);
+  if (c < cols) IntColGroup<kMask, kZp, false>(x, y, mask, rows, cols, c, cols - c, p);
+}
+
+// Row-major with rows of exactly kGroups full vectors (64 channels: 4): every qparam vector is
+// loaded once and stays in a register (kGroups * 4 of the 32), so the loop only streams data.
+template <bool kMask, bool kZp, int kGroups>
+void IntRowsInRegisters(const float* x, float* y, uint8_t* mask, int64_t rows,
+                        const IntVarParams& p) {
+  constexpr int64_t kCols = int64_t{kGroups} * kWidth;
+  VF scale[kGroups], fo[kGroups], lo[kGroups], hi[kGroups];
+  for (int g = 0; g < kGroups; ++g) {
+    scale[g] = Load(p.scale + g * kWidth);
+    fo[g] = kZp ? ZeroF() : Load(p.float_offset + g * kWidth);
+    lo[g] = Load(p.lo + g * kWidth);
+    hi[g] = Load(p.hi + g * kWidth);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int g = 0; g < kGroups; ++g) {
+      IntColStep<kMask, kZp, true>(x, y, mask, r * kCols + g * kWidth, kWidth, scale[g], fo[g],
+                                   lo[g], hi[g]);
     }
   }
 }
 
-template <bool kMask, bool kRcp>
-void FpColsImpl(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
-                const FpVarParams& p) {
+// Row-major: rows in memory order, the qparams reloaded per group (they stay in L1).
+template <bool kMask, bool kZp>
+void IntRowsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                const IntVarParams& p) {
+  switch (cols) {
+    case kWidth:
+      return IntRowsInRegisters<kMask, kZp, 1>(x, y, mask, rows, p);
+    case 2 * kWidth:
+      return IntRowsInRegisters<kMask, kZp, 2>(x, y, mask, rows, p);
+    case 3 * kWidth:
+      return IntRowsInRegisters<kMask, kZp, 3>(x, y, mask, rows, p);
+    case 4 * kWidth:
+      return IntRowsInRegisters<kMask, kZp, 4>(x, y, mask, rows, p);
+    default:
+      break;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t c = 0;
+    for (; c + kWidth <= cols; c += kWidth) {
+      const VF fo = kZp ? ZeroF() : Load(p.float_offset + c);
+      IntColStep<kMask, kZp, true>(x, y, mask, r * cols + c, kWidth, Load(p.scale + c), fo,
+                                   Load(p.lo + c), Load(p.hi + c));
+    }
+    if (c < cols) {
+      const int64_t lanes = cols - c;
+      const VF fo = kZp ? ZeroF() : LoadL<false>(p.float_offset + c, lanes);
+      IntColStep<kMask, kZp, false>(x, y, mask, r * cols + c, lanes,
+                                    LoadL<false>(p.scale + c, lanes), fo,
+                                    LoadL<false>(p.lo + c, lanes), LoadL<false>(p.hi + c, lanes));
+    }
+  }
+}
+
+// The same with the reciprocal division, and on ISAs without masked tails: whole groups
+// vectorized, remaining columns element by element.
+template <bool kMask, bool kRcp, bool kRowMajor>
+void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                    const IntVarParams& p) {
+  const VF zero = Set1(0.0f);
+  const int64_t full = cols - cols % kWidth;
+  auto group = [&](int64_t r, int64_t c) __attribute__((always_inline)) {
+    const VF fo = Load(p.float_offset + c), scale = Load(p.scale + c);
+    const VF lo = Load(p.lo + c), hi = Load(p.hi + c);
+    const int64_t i = r * cols + c;
+    const VF d = Sub(Load(x + i), fo);
+    VF q;
+    if constexpr (kRcp) {
+      q = DivByRcpArray(d, p.rcp + c);
+    } else {
+      q = Div(d, scale);
+    }
+    VF v = Add(RoundEven(q), zero);  // fo may be -0.0 in some column
+    if constexpr (kMask) StoreInRange(mask + i, v, lo, hi);
+    v = Min(hi, Max(lo, v));
+    Store(y + i, Add(Mul(v, scale), fo));
+  };
+  auto element = [&](int64_t r, int64_t c) {
+    const IntConstParams e{
+        kRcp ? p.rcp[c] : 0.0, p.scale[c], p.float_offset[c], p.lo[c], p.hi[c], true, true};
+    const int64_t i = r * cols + c;
+    y[i] = IntElement<kRcp>(x[i], e, kMask ? mask + i : nullptr);
+  };
+  if constexpr (kRowMajor) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < full; c += kWidth) group(r, c);
+      for (int64_t c = full; c < cols; ++c) element(r, c);
+    }
+  } else {
+    for (int64_t c = 0; c < full; c += kWidth) {
+      for (int64_t r = 0; r < rows; ++r) group(r, c);
+    }
+    for (int64_t c = full; c < cols; ++c) {
+      for (int64_t r = 0; r < rows; ++r) element(r, c);
+    }
+  }
+}
+
+template <bool kMask, bool kRowMajor>
+void FpColsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+               const FpVarParams& p) {
   const VF hi = Set1(p.fp_max), lo = Set1(-p.fp_max);
   const VI min_e = Set1I(static_cast<int32_t>(p.min_exponent_field));
   const VI shift_add = Set1I(static_cast<int32_t>(23 - p.mantissa_bits));
-  int64_t c = 0;
-  for (; c + kWidth <= cols; c += kWidth) {
-    const VF scale = Load(p.scale + c);
+  auto step = [&](auto full, int64_t r, int64_t c, int64_t lanes) __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const VF scale = LoadL<kFull>(p.scale + c, lanes);
+    const int64_t i = r * cols + c;
+    VF v = Div(LoadL<kFull>(x + i, lanes), scale);  // tail lanes: 0 / 0, never stored
+    if constexpr (kMask) StoreInRangeL<kFull>(mask + i, v, lo, hi, lanes);
+    v = Min(hi, Max(lo, v));
+    StoreL<kFull>(y + i, Mul(RoundFormat(v, min_e, shift_add), scale), lanes);
+  };
+  const int64_t full = cols - cols % kWidth;
+  if constexpr (kRowMajor) {
     for (int64_t r = 0; r < rows; ++r) {
-      const int64_t i = r * cols + c;
-      VF v;
-      if constexpr (kRcp) {
-        v = DivByRcpArray(Load(x + i), p.rcp + c);
-      } else {
-        v = Div(Load(x + i), scale);
-      }
-      if constexpr (kMask) StoreInRange(mask + i, v, lo, hi);
-      v = Min(hi, Max(lo, v));
-      Store(y + i, Mul(RoundFormat(v, min_e, shift_add), scale));
+      for (int64_t c = 0; c < full; c += kWidth) step(Full{}, r, c, kWidth);
+      if (full < cols) step(Tail{}, r, full, cols - full);
     }
-  }
-  for (; c < cols; ++c) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t i = r * cols + c;
-      y[i] = FpElement<kRcp>(x[i], kRcp ? p.rcp[c] : 0.0, p.scale[c], p.fp_max,
-                             p.min_exponent_field, p.mantissa_bits, kMask ? mask + i : nullptr);
+  } else {
+    for (int64_t c = 0; c < full; c += kWidth) {
+      for (int64_t r = 0; r < rows; ++r) step(Full{}, r, c, kWidth);
+    }
+    if (full < cols) {
+      for (int64_t r = 0; r < rows; ++r) step(Tail{}, r, full, cols - full);
     }
   }
 }
 
-template <bool kRcp>
+template <bool kMask, bool kRcp, bool kRowMajor>
+void FpColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                   const FpVarParams& p) {
+  const VF hi = Set1(p.fp_max), lo = Set1(-p.fp_max);
+  const VI min_e = Set1I(static_cast<int32_t>(p.min_exponent_field));
+  const VI shift_add = Set1I(static_cast<int32_t>(23 - p.mantissa_bits));
+  const int64_t full = cols - cols % kWidth;
+  auto group = [&](int64_t r, int64_t c) __attribute__((always_inline)) {
+    const VF scale = Load(p.scale + c);
+    const int64_t i = r * cols + c;
+    VF v;
+    if constexpr (kRcp) {
+      v = DivByRcpArray(Load(x + i), p.rcp + c);
+    } else {
+      v = Div(Load(x + i), scale);
+    }
+    if constexpr (kMask) StoreInRange(mask + i, v, lo, hi);
+    v = Min(hi, Max(lo, v));
+    Store(y + i, Mul(RoundFormat(v, min_e, shift_add), scale));
+  };
+  auto element = [&](int64_t r, int64_t c) {
+    const int64_t i = r * cols + c;
+    y[i] = FpElement<kRcp>(x[i], kRcp ? p.rcp[c] : 0.0, p.scale[c], p.fp_max, p.min_exponent_field,
+                           p.mantissa_bits, kMask ? mask + i : nullptr);
+  };
+  if constexpr (kRowMajor) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < full; c += kWidth) group(r, c);
+      for (int64_t c = full; c < cols; ++c) element(r, c);
+    }
+  } else {
+    for (int64_t c = 0; c < full; c += kWidth) {
+      for (int64_t r = 0; r < rows; ++r) group(r, c);
+    }
+    for (int64_t c = full; c < cols; ++c) {
+      for (int64_t r = 0; r < rows; ++r) element(r, c);
+    }
+  }
+}
+
+template <bool kRcp, bool kRowMajor>
 void IntCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
              const IntVarParams& p) {
-  mask ? IntColsImpl<true, kRcp>(x, y, mask, rows, cols, p)
-       : IntColsImpl<false, kRcp>(x, y, mask, rows, cols, p);
+  if constexpr (kMaskedTail && !kRcp) {
+    if constexpr (kRowMajor) {
+      if (p.zp) {
+        mask ? IntRowsDiv<true, true>(x, y, mask, rows, cols, p)
+             : IntRowsDiv<false, true>(x, y, mask, rows, cols, p);
+      } else {
+        mask ? IntRowsDiv<true, false>(x, y, mask, rows, cols, p)
+             : IntRowsDiv<false, false>(x, y, mask, rows, cols, p);
+      }
+    } else {
+      if (p.zp) {
+        mask ? IntColsDiv<true, true>(x, y, mask, rows, cols, p)
+             : IntColsDiv<false, true>(x, y, mask, rows, cols, p);
+      } else {
+        mask ? IntColsDiv<true, false>(x, y, mask, rows, cols, p)
+             : IntColsDiv<false, false>(x, y, mask, rows, cols, p);
+      }
+    }
+  } else {
+    mask ? IntColsGeneric<true, kRcp, kRowMajor>(x, y, mask, rows, cols, p)
+         : IntColsGeneric<false, kRcp, kRowMajor>(x, y, mask, rows, cols, p);
+  }
 }
-template <bool kRcp>
+template <bool kRcp, bool kRowMajor>
 void FpCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
             const FpVarParams& p) {
-  mask ? FpColsImpl<true, kRcp>(x, y, mask, rows, cols, p)
-       : FpColsImpl<false, kRcp>(x, y, mask, rows, cols, p);
+  if constexpr (kMaskedTail && !kRcp) {
+    mask ? FpColsDiv<true, kRowMajor>(x, y, mask, rows, cols, p)
+         : FpColsDiv<false, kRowMajor>(x, y, mask, rows, cols, p);
+  } else {
+    mask ? FpColsGeneric<true, kRcp, kRowMajor>(x, y, mask, rows, cols, p)
+         : FpColsGeneric<false, kRcp, kRowMajor>(x, y, mask, rows, cols, p);
+  }
 }
 
 // --- FP QDQ --------------------------------------------------------------------------------------
@@ -361,17 +742,23 @@ __attribute__((always_inline)) inline void FpRun(const float* x, float* y, uint8
   const VF scale = Set1(p.scale), hi = Set1(p.fp_max), lo = Set1(-p.fp_max);
   const VI min_e = Set1I(static_cast<int32_t>(p.min_exponent_field));
   const VI shift_add = Set1I(static_cast<int32_t>(23 - p.mantissa_bits));
-  int64_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) {
+  auto step = [&](auto full, int64_t i, int64_t lanes) __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
     VF r;
     if constexpr (kRcp) {
-      r = DivByRcp(Load(x + i), rcp);
+      r = DivByRcp(LoadL<kFull>(x + i, lanes), rcp);
     } else {
-      r = Div(Load(x + i), scale);
+      r = Div(LoadL<kFull>(x + i, lanes), scale);
     }
-    if constexpr (kMask) StoreInRange(mask + i, r, lo, hi);
+    if constexpr (kMask) StoreInRangeL<kFull>(mask + i, r, lo, hi, lanes);
     r = Min(hi, Max(lo, r));
-    Store(y + i, Mul(RoundFormat(r, min_e, shift_add), scale));
+    StoreL<kFull>(y + i, Mul(RoundFormat(r, min_e, shift_add), scale), lanes);
+  };
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) step(Full{}, i, kWidth);
+  if constexpr (kMaskedTail && !kRcp) {
+    if (i < n) step(Tail{}, i, n - i);
+    return;
   }
   for (; i < n; ++i) {
     y[i] = FpElement<kRcp>(x[i], p.rcp, p.scale, p.fp_max, p.min_exponent_field, p.mantissa_bits,
@@ -394,18 +781,24 @@ void FpVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const FpVarPa
   const VF hi = Set1(p.fp_max), lo = Set1(-p.fp_max);
   const VI min_e = Set1I(static_cast<int32_t>(p.min_exponent_field));
   const VI shift_add = Set1I(static_cast<int32_t>(23 - p.mantissa_bits));
-  int64_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) {
-    const VF scale = Load(p.scale + i);
+  auto step = [&](auto full, int64_t i, int64_t lanes) __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const VF scale = LoadL<kFull>(p.scale + i, lanes);
     VF r;
     if constexpr (kRcp) {
-      r = DivByRcpArray(Load(x + i), p.rcp + i);
+      r = DivByRcpArray(LoadL<kFull>(x + i, lanes), p.rcp + i);
     } else {
-      r = Div(Load(x + i), scale);
+      r = Div(LoadL<kFull>(x + i, lanes), scale);  // tail lanes: 0 / 0, never stored
     }
-    if constexpr (kMask) StoreInRange(mask + i, r, lo, hi);
+    if constexpr (kMask) StoreInRangeL<kFull>(mask + i, r, lo, hi, lanes);
     r = Min(hi, Max(lo, r));
-    Store(y + i, Mul(RoundFormat(r, min_e, shift_add), scale));
+    StoreL<kFull>(y + i, Mul(RoundFormat(r, min_e, shift_add), scale), lanes);
+  };
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) step(Full{}, i, kWidth);
+  if constexpr (kMaskedTail && !kRcp) {
+    if (i < n) step(Tail{}, i, n - i);
+    return;
   }
   for (; i < n; ++i) {
     y[i] = FpElement<kRcp>(x[i], kRcp ? p.rcp[i] : 0.0, p.scale[i], p.fp_max, p.min_exponent_field,
@@ -495,7 +888,9 @@ void MinMaxVar(const float* x, int64_t n, float* mn, float* mx, uint8_t* nan) {
 
 }  // namespace
 
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+#define QRULES_ISA_NAME "avx512"
+#elif defined(__AVX2__)
 #define QRULES_ISA_NAME "avx2"
 #else
 #define QRULES_ISA_NAME "sse4.1"
@@ -508,8 +903,10 @@ const KernelTable& Table(DivisionMethod method) {
                                   IntVar<true>,
                                   FpConst<true>,
                                   FpVar<true>,
-                                  IntCols<true>,
-                                  FpCols<true>,
+                                  IntCols<true, false>,
+                                  FpCols<true, false>,
+                                  IntCols<true, true>,
+                                  FpCols<true, true>,
                                   MinMaxRuns,
                                   MinMaxVar};
   static const KernelTable div = {QRULES_ISA_NAME "/divps",
@@ -518,8 +915,10 @@ const KernelTable& Table(DivisionMethod method) {
                                   IntVar<false>,
                                   FpConst<false>,
                                   FpVar<false>,
-                                  IntCols<false>,
-                                  FpCols<false>,
+                                  IntCols<false, false>,
+                                  FpCols<false, false>,
+                                  IntCols<false, true>,
+                                  FpCols<false, true>,
                                   MinMaxRuns,
                                   MinMaxVar};
   return method == DivisionMethod::kReciprocal64 ? rcp : div;

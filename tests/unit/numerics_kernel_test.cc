@@ -174,6 +174,10 @@ std::vector<const internal::KernelTable*> AllTables() {
     t.push_back(&internal::Avx2Kernels(internal::DivisionMethod::kDivide));
     t.push_back(&internal::Avx2Kernels(internal::DivisionMethod::kReciprocal64));
   }
+  if (internal::CpuHasAvx512()) {
+    t.push_back(&internal::Avx512Kernels(internal::DivisionMethod::kDivide));
+    t.push_back(&internal::Avx512Kernels(internal::DivisionMethod::kReciprocal64));
+  }
   return t;
 }
 
@@ -192,6 +196,9 @@ TEST_CASE("reference and vectorized path agree bit for bit", "[numerics][random]
       {{5, 3, 9}, PerChannel(2)},
       {{1, 4100}, PerChannel(1)},
       {{64, 33}, PerChannel(0)},
+      {{9, 47}, PerChannel(0)},  // runs of 47: two 16-lane vectors and a masked tail of 15
+      {{5, 24}, PerChannel(0)},
+      {{3, 100}, PerBlock(1, 20)},
       {{6, 16}, PerBlock(0, 2)},
       {{6, 16}, PerBlock(1, 4)},
       {{6, 64}, PerBlock(1, 32)},
@@ -596,6 +603,51 @@ TEST_CASE("dtype names, parsing and ranges (c.1)", "[numerics][dtype]") {
 
 namespace qrules {
 namespace {
+
+// Tensors beyond kColsMaxElements (2^18) walk per-column qparams row by row, and rows of 16, 32,
+// 48 or 64 columns keep every qparam vector in registers: both paths against the reference.
+TEST_CASE("large tensors with per-channel qparams on the last axis", "[numerics]") {
+  std::mt19937_64 rng(11);
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{4200, 64}, std::vector<int64_t>{8200, 32},
+        std::vector<int64_t>{2100, 130}, std::vector<int64_t>{5600, 48}}) {
+    BlockLayout layout;
+    REQUIRE(MakeBlockLayout(shape, PerChannel(-1), &layout).ok());
+    REQUIRE(layout.numel() > (int64_t{1} << 18));
+    const auto n = static_cast<size_t>(layout.numel());
+    const auto blocks = static_cast<size_t>(layout.num_blocks());
+    const std::vector<QuantKernel> kernels = {
+        QuantKernel::Integer(-128, 127, QFormulation::kZp),
+        QuantKernel::Integer(0, 15, QFormulation::kMinval),
+        QuantKernel::Floating(Dtype::kFloat8E4m3fn)};
+    for (const QuantKernel& k : kernels) {
+      QParams qp;
+      qp.scale = RandomScales(rng, blocks);
+      std::uniform_int_distribution<int32_t> zp(k.qmin, k.qmax);
+      std::normal_distribution<float> mv(-1.0f, 2.0f);
+      for (size_t b = 0; b < blocks; ++b) {
+        qp.zero_point.push_back(zp(rng));
+        qp.minval.push_back((b % 5) == 0 ? -0.0f : mv(rng));
+      }
+      const std::vector<float> x = AdversarialData(rng, n, qp.scale);
+      std::vector<float> ref(n), fast(n);
+      std::vector<uint8_t> ref_mask(n), fast_mask(n);
+      FakeQuantizeReference(k, layout, qp, x, ref, ref_mask);
+      for (const internal::KernelTable* kt : AllTables()) {
+        for (const bool with_mask : {false, true}) {
+          INFO("kernels " << kt->name << ", columns " << shape[1] << ", fp " << k.floating
+                          << ", mask " << with_mask);
+          internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast,
+                                     with_mask ? std::span<uint8_t>(fast_mask)
+                                               : std::span<uint8_t>());
+          size_t where = 0;
+          CHECK(SameBitsOrBothNan(ref, fast, &where));
+          if (with_mask) CHECK(ref_mask == fast_mask);
+        }
+      }
+    }
+  }
+}
 
 TEST_CASE("zero points too large for the folded kernel take the literal path", "[numerics]") {
   std::mt19937_64 rng(3);
