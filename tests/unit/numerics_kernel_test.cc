@@ -199,6 +199,8 @@ TEST_CASE("reference and vectorized path agree bit for bit", "[numerics][random]
       {{9, 47}, PerChannel(0)},  // runs of 47: two 16-lane vectors and a masked tail of 15
       {{5, 24}, PerChannel(0)},
       {{3, 100}, PerBlock(1, 20)},
+      {{40, 16}, PerChannel(0)},     // 16-element runs, 16 at a time (AVX-512 ranges)
+      {{3, 640}, PerBlock(1, 32)},   // 32-element runs: a group of 16 and a remainder per row
       {{6, 16}, PerBlock(0, 2)},
       {{6, 16}, PerBlock(1, 4)},
       {{6, 64}, PerBlock(1, 32)},

@@ -1,9 +1,14 @@
 // Calculators (§c.7), FakeQuantizer (§c.8) and the QAT schedule state machine (§d), with
 // expectations computed by hand.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <random>
 #include <vector>
 
+#include "numerics_golden_reader.h"
+#include "qrules/fake_quant.h"
 #include "qrules/observer.h"
 
 namespace qrules {
@@ -169,6 +174,58 @@ TEST_CASE("fused static observe + quantize equals observe then quantize", "[nume
   CHECK(fused.qparams().scale == two.qparams().scale);
   CHECK(fused.qparams().zero_point == two.qparams().zero_point);
   CHECK(fused.running().min == two.running().min);
+}
+
+TEST_CASE("fused static observe + quantize against the reference, short runs",
+          "[numerics][fakequant]") {
+  // Runs of 16 and 32 elements take the 16-runs-at-a-time range reduction (AVX-512) and the
+  // fixed-run kernels; the expectation is the reference chain: range, qparams, quantize.
+  struct Case {
+    std::vector<int64_t> shape;
+    Granularity g;
+  };
+  Granularity channel0;
+  channel0.kind = GranularityKind::kPerChannel;
+  channel0.axis = 0;
+  Granularity block32;
+  block32.kind = GranularityKind::kPerBlock;
+  block32.axis = 1;
+  block32.block_size = {32};
+  const std::vector<Case> cases = {
+      {{40, 16}, channel0}, {{37, 32}, channel0}, {{5, 640}, block32}, {{3, 96}, block32}};
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.5f);
+  for (const Case& c : cases) {
+    for (const QScheme q : {QScheme::kAsymmetric, QScheme::kSymmetric}) {
+      QuantizationSpec spec = DefaultWeightSpec();
+      spec.qscheme = q;
+      spec.granularity = c.g;
+      const auto n = static_cast<size_t>(c.shape[0] * c.shape[1]);
+      std::vector<float> x(n);
+      for (float& v : x) v = normal(rng);
+      x[17] = std::numeric_limits<float>::quiet_NaN();  // one block with a NaN
+      x[n - 3] = -0.0f;
+      QParamsCalculator fused(spec, QParamsKind::kStatic);
+      std::vector<float> got(n), want(n);
+      REQUIRE(fused.ObserveAndFakeQuantize(c.shape, x, got).ok());
+      const BlockRange range = ComputeRangeReference(fused.layout(), x);
+      const QParams qp = ComputeQParams(spec, range, fused.layout().qparam_shape);
+      FakeQuantizeReference(QuantKernel::ForSpec(spec), fused.layout(), qp, x, want);
+      INFO("shape " << c.shape[0] << "x" << c.shape[1] << ", qscheme " << static_cast<int>(q));
+      size_t mismatches = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const bool same = std::isnan(got[i]) ? std::isnan(want[i])
+                                             : testing::BitsOf(got[i]) == testing::BitsOf(want[i]);
+        mismatches += same ? 0 : 1;
+      }
+      CHECK(mismatches == 0);
+      for (size_t b = 0; b < qp.scale.size(); ++b) {
+        CHECK((std::isnan(fused.qparams().scale[b]) ? std::isnan(qp.scale[b])
+                                                    : fused.qparams().scale[b] == qp.scale[b]));
+      }
+      CHECK(fused.qparams().zero_point == qp.zero_point);
+    }
+  }
 }
 
 // --- QAT schedule (§a.5, §d) ---------------------------------------------------------------------
