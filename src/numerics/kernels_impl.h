@@ -402,10 +402,21 @@ void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const I
   for (int64_t j0 = 0; j0 < runs; j0 += kChunk) {
     const int64_t nj = runs - j0 < kChunk ? runs - j0 : kChunk;
     if constexpr (kZp) {
+      int32_t beyond_fold = 0;
       for (int64_t j = 0; j < nj; ++j) {  // vectorized by the compiler
-        const float qo = static_cast<float>(zero_points[j0 + j]);
+        const int32_t z = zero_points[j0 + j];
+        beyond_fold |= (z > (1 << 20) || z < -(1 << 20)) ? 1 : 0;
+        const float qo = static_cast<float>(z);
         lo_chunk[j] = qmin - qo;
         hi_chunk[j] = qmax - qo;
+      }
+      if (beyond_fold != 0) {  // a zero point beyond ±2^20 (no calculator makes one)
+        IntBlocks chunk = b;
+        chunk.scale += j0;
+        chunk.zero_point += j0;
+        IntConstRuns<kMask, false, true>(x + j0 * kRun, y + j0 * kRun,
+                                         kMask ? mask + j0 * kRun : nullptr, kRun, nj, chunk);
+        continue;
       }
     }
     for (int64_t j = 0; j < nj; ++j) {
@@ -431,16 +442,8 @@ template <bool kMask, bool kRcp>
 void IntConstImpl(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
                   const IntBlocks& b) {
   if constexpr (!kRcp) {
-    // Zero points within ±2^20 (every calculator's) take the folded fixed-run kernels.
-    bool foldable = Foldable(0.0f, b.qmin, b.qmax);
-    if (b.zp && foldable) {
-      int32_t worst = 0;
-      for (int64_t r = 0; r < runs; ++r) {
-        const int32_t z = b.zero_point[r];
-        worst |= (z > (1 << 20) || z < -(1 << 20)) ? 1 : 0;
-      }
-      foldable = worst == 0;
-    }
+    // The fixed-run kernels fold (checking each chunk's zero points as they convert them).
+    const bool foldable = Foldable(0.0f, b.qmin, b.qmax);
     if (foldable && run == kWidth) {
       b.zp ? IntFixedRuns<kMask, true, 1>(x, y, mask, runs, b)
            : IntFixedRuns<kMask, false, 1>(x, y, mask, runs, b);

@@ -653,6 +653,30 @@ TEST_CASE("large tensors with per-channel qparams on the last axis", "[numerics]
 
 TEST_CASE("zero points too large for the folded kernel take the literal path", "[numerics]") {
   std::mt19937_64 rng(3);
+  // Runs of 16 and 32 (the fixed-run kernels check each chunk of 256 runs as they convert it):
+  // 300 channels, so one chunk holds a huge zero point and the other does not.
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{300, 16}, std::vector<int64_t>{300, 32}}) {
+    BlockLayout layout;
+    REQUIRE(MakeBlockLayout(shape, PerChannel(0), &layout).ok());
+    QParams qp;
+    for (int64_t b = 0; b < layout.num_blocks(); ++b) {
+      qp.scale.push_back(0.1f);
+      qp.zero_point.push_back(b == 270 ? INT32_MIN : b == 271 ? 3000001 : static_cast<int32_t>(b % 7) - 3);
+    }
+    const std::vector<float> x = AdversarialData(rng, static_cast<size_t>(layout.numel()), {0.1f});
+    for (const internal::KernelTable* kt : AllTables()) {
+      std::vector<float> ref(x.size()), fast(x.size());
+      std::vector<uint8_t> mr(x.size()), mf(x.size());
+      const QuantKernel k = QuantKernel::Integer(-128, 127, QFormulation::kZp);
+      FakeQuantizeReference(k, layout, qp, x, ref, mr);
+      internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, mf);
+      size_t where = 0;
+      INFO("kernels " << kt->name << ", run " << shape[1]);
+      CHECK(SameBitsOrBothNan(ref, fast, &where));
+      CHECK(mr == mf);
+    }
+  }
   for (const std::vector<int64_t>& shape :
        {std::vector<int64_t>{3, 40}, std::vector<int64_t>{40, 3}}) {
     Granularity g;
