@@ -16,6 +16,12 @@
 // applies the QAT schedule state of a given step (observer/fake-quant flags per point, from the
 // schedule of the module that owns the point; points without a schedule are on/on).
 //
+// Edges.  A fake-quant on a producer's output changes what every consumer reads, except for a
+// consumer whose plan says it reads the float value (`module_input { k: none }`): on such an edge
+// the producer's point only observes, and the consumers that inherit it quantize their own copy
+// (the observer still sees each run once).  An edge that is also a graph output stays quantized
+// for every reader.
+//
 // The report: output agreement with the float run (SQNR in dB, max abs error, top-1 agreement for
 // [N, classes] outputs, accuracy when labels are given), and for every fake-quant point the SQNR
 // it introduces locally (its input against its output, accumulated over the evaluation), sorted

@@ -127,19 +127,67 @@ struct Simulator::Impl {
   std::vector<Diagnostic> diagnostics;  // runtime problems (block size mismatch at run time)
   int64_t calibration_samples = 0;
   std::vector<float> scratch;  // a hooked tensor's value before fake quantization
+  std::vector<float> scratch_out;  // the discarded pass-through of an observe-only hook
   bool measuring = true;       // gather per-point error statistics (Evaluate)
 
-  int PointAt(const Plan& plan, OpId op, TensorSlot slot) const {
-    const auto& v = slot.kind == TensorSlot::Kind::kOutput ? plan.output_points[static_cast<size_t>(op)]
-                                                           : plan.input_points[static_cast<size_t>(op)];
-    if (slot.index < 0 || static_cast<size_t>(slot.index) >= v.size()) return -1;
-    int p = v[static_cast<size_t>(slot.index)];
-    if (p < 0) return -1;
-    if (slot.kind == TensorSlot::Kind::kInput) {
-      TensorId t = plan.model->op(op).inputs[static_cast<size_t>(slot.index)];
-      if (t == kNoTensor || plan.model->tensor(t).is_state()) return -1;  // states: quantized once
+  // Split edges: tensors whose producer quantizes them (an output point) while some consumer
+  // reads the float value (a `module_input { k: none }` override).  An output hook would change
+  // what every consumer reads, so on these edges the producer's hook only observes, and every
+  // consumer that inherits the producer's point quantizes its own copy with the observer off:
+  // one observation per run, as on any other edge.  (A graph output keeps the output hook: what
+  // the model returns is the quantized value, and its float readers see that value too.)
+  std::vector<char> split;  // by TensorId
+
+  void FindSplitEdges(const Plan& plan) {
+    const Model& m = *plan.model;
+    split.assign(m.tensors().size(), 0);
+    for (OpId o = 0; o < static_cast<OpId>(m.ops().size()); ++o) {
+      const Op& op = m.op(o);
+      for (size_t r = 0; r < op.outputs.size(); ++r) {
+        const TensorId t = op.outputs[r];
+        if (t == kNoTensor || plan.output_points[static_cast<size_t>(o)][r] < 0) continue;
+        if (std::find(m.outputs().begin(), m.outputs().end(), t) != m.outputs().end()) continue;
+        for (OpId c : m.tensor(t).consumers) {
+          const Op& cop = m.op(c);
+          for (size_t k = 0; k < cop.inputs.size(); ++k) {
+            if (cop.inputs[k] == t && plan.input_points[static_cast<size_t>(c)][k] == -1) {
+              split[static_cast<size_t>(t)] = 1;
+            }
+          }
+        }
+      }
     }
-    return p;
+  }
+
+  // The point applied at a slot and how: kModify (observe as enabled and quantize), or on split
+  // edges kObserve at the producer and kModify with the observer off at inheriting consumers.
+  struct SlotPoint {
+    int point = -1;
+    HookMode mode = HookMode::kNone;
+    bool observe = true;  // the point's observer may run here
+  };
+
+  SlotPoint PointAt(const Plan& plan, OpId op, TensorSlot slot) const {
+    const bool output = slot.kind == TensorSlot::Kind::kOutput;
+    const auto& v = output ? plan.output_points[static_cast<size_t>(op)] : plan.input_points[static_cast<size_t>(op)];
+    if (slot.index < 0 || static_cast<size_t>(slot.index) >= v.size()) return {};
+    const Op& o = plan.model->op(op);
+    const TensorId t = output ? o.outputs[static_cast<size_t>(slot.index)] : o.inputs[static_cast<size_t>(slot.index)];
+    if (t == kNoTensor) return {};
+    const bool is_split = split[static_cast<size_t>(t)] != 0;
+    int p = v[static_cast<size_t>(slot.index)];
+    if (output) return p < 0 ? SlotPoint{} : SlotPoint{p, is_split ? HookMode::kObserve : HookMode::kModify, true};
+    if (plan.model->tensor(t).is_state()) return {};  // states: quantized once
+    if (p == Plan::kInheritPoint && is_split) {
+      // The producer's point, applied to this consumer's copy.
+      const OpId producer = plan.model->tensor(t).producer;
+      const Op& pop = plan.model->op(producer);
+      for (size_t r = 0; r < pop.outputs.size(); ++r) {
+        if (pop.outputs[r] == t) return {plan.output_points[static_cast<size_t>(producer)][r], HookMode::kModify, false};
+      }
+      return {};
+    }
+    return p < 0 ? SlotPoint{} : SlotPoint{p, HookMode::kModify, true};
   }
 
   // Runs `exec` over the inputs in batches, calling `progress`; concatenates outputs.
@@ -215,12 +263,31 @@ SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
   });
   // Activations: one hook at every point of the plan.
   const Plan* p = plan.get();
+  impl->FindSplitEdges(*p);
   impl->quant->SetHook(
       [impl, p](const TensorEvent& ev, Tensor& t) {
         if (!t.is_float()) return;
-        int pt = impl->PointAt(*p, ev.op_id, ev.slot);
-        if (pt < 0) return;
+        const Impl::SlotPoint at = impl->PointAt(*p, ev.op_id, ev.slot);
+        if (at.point < 0) return;
+        const int pt = at.point;
         PointState& s = impl->points[static_cast<size_t>(pt)];
+        if (at.mode == HookMode::kObserve) {  // split edge, producer side: observe only
+          if (!s.fq->observer_enabled() || s.fq->disabled()) return;
+          const bool fake_quant = s.fq->fake_quant_enabled();
+          s.fq->set_fake_quant_enabled(false);
+          impl->scratch_out.resize(t.f32.size());
+          (void)s.fq->Forward(t.shape, t.f32, impl->scratch_out);
+          s.fq->set_fake_quant_enabled(fake_quant);
+          return;
+        }
+        // Split edge, consumer side: quantize with the observer off (the producer observed).
+        const bool observer = s.fq->observer_enabled();
+        if (!at.observe) s.fq->set_observer_enabled(false);
+        struct Restore {
+          FakeQuantizer* fq;
+          bool on;
+          ~Restore() { fq->set_observer_enabled(on); }
+        } restore{s.fq.get(), observer};
         bool measure = impl->measuring && s.fq->fake_quant_enabled() && !s.fq->disabled();
         // The input is kept in one reused buffer to measure the error this point adds.
         std::vector<float>& x = impl->scratch;
@@ -234,9 +301,7 @@ SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
         }
         if (measure && st.ok()) s.stats.Add(x, t.f32);
       },
-      [impl, p](const Model&, OpId op, TensorSlot slot) {
-        return impl->PointAt(*p, op, slot) >= 0 ? HookMode::kModify : HookMode::kNone;
-      });
+      [impl, p](const Model&, OpId op, TensorSlot slot) { return impl->PointAt(*p, op, slot).mode; });
   r.simulator = std::move(sim);
   return r;
 }

@@ -182,3 +182,71 @@ TEST_CASE("the shared CNN keeps its accuracy under W8A8", "[sim][models]") {
   CHECK(r.report->outputs[0].sqnr_db > 20.0);
   CHECK(r.report->points.size() == p.plan->points.size());
 }
+
+// A producer that quantizes its output, read by two modules: "u" inherits the producer's
+// fake-quant, "v" overrides its input with `module_input { 0: none }` and must read the float
+// value (plan: input point -1).  Identity weights (not quantized) pass values through exactly, so
+// each output shows what its op read.
+const char* kForked = R"(qrules-ir 1
+module "p" : "P"
+module "u" : "U"
+module "v" : "V"
+input x : float32[N, 4]
+state "p.weight" : float32[4, 4] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+state "u.weight" : float32[4, 4] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+state "v.weight" : float32[4, 4] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+op linear "p.fc" in "p" (x, "p.weight") -> h : float32[N, 4]
+op linear "u.fc" in "u" (h, "u.weight") -> yu : float32[N, 4]
+op linear "v.fc" in "v" (h, "v.weight") -> yv : float32[N, 4]
+output yu
+output yv
+)";
+
+std::string ForkedRules(const std::string& act) {
+  return "qrules 1\nspec act " + act +
+         "\nglobal: none\n"
+         "module_name \"p\" { op_input: none, op_state: none, op_output { *: act } }\n"
+         "module_name \"u\" { op_input: none, op_state: none, op_output: none }\n"
+         "module_name \"v\" { op_input: none, op_state: none, op_output: none, module_input { 0: none } }\n";
+}
+
+TEST_CASE("module_input none reads the float value of an edge its producer quantizes", "[sim]") {
+  auto plan = PlanFor(ForkedRules("{ dtype: int8, float_range: [-2, 2] }"), kForked);
+  SimulatorResult s = Simulator::Create(plan);
+  INFO(RenderText(s.diagnostics));
+  REQUIRE(s.ok());
+  const std::vector<float> x = {0.3f, 0.71f, 1.1f, 0.05f, 1.9f, 0.6f, 0.013f, 1.234f};
+  std::vector<Tensor> inputs{Tensor::Float({2, 4}, x)};
+  REQUIRE_FALSE(HasErrors(s.simulator->Calibrate(inputs, 2)));
+  SimReportResult r = s.simulator->Evaluate(inputs, nullptr, 2);
+  INFO(RenderText(r.diagnostics));
+  REQUIRE(r.ok());
+  REQUIRE(r.report->quantized_outputs.size() == 2);
+  const float act_scale = 2.0f / 127.5f;
+  int differs = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("element " << i);
+    CHECK(r.report->quantized_outputs[0].f32[i] == FqSym(x[i], act_scale, -128, 127));  // u
+    CHECK(r.report->quantized_outputs[1].f32[i] == x[i]);                                // v
+    differs += FqSym(x[i], act_scale, -128, 127) != x[i] ? 1 : 0;
+  }
+  CHECK(differs > 0);  // the data does show the difference
+}
+
+TEST_CASE("a split edge's observer sees each batch once", "[sim]") {
+  // Moving average (§c.7): batches with max 1 then 3 give 0.01 * 3 + 0.99 * 1 = 1.02; observing
+  // each batch twice (once per reader) would give 1.0398 and a different scale.
+  auto plan = PlanFor(ForkedRules("{ dtype: int8 }"), kForked);
+  SimulatorResult s = Simulator::Create(plan);
+  REQUIRE(s.ok());
+  std::vector<Tensor> calib{Tensor::Float({2, 4}, {1.0f, 0.5f, 0.25f, 0.0f, 3.0f, 2.0f, 1.0f, 0.5f})};
+  REQUIRE_FALSE(HasErrors(s.simulator->Calibrate(calib, 1)));
+  const float running_max = 0.01f * 3.0f + 0.99f * 1.0f;
+  const float scale = running_max / 127.5f;
+  std::vector<Tensor> probe{Tensor::Float({1, 4}, {running_max, 0.5f, 0.0f, 0.77f})};
+  SimReportResult r = s.simulator->Evaluate(probe, nullptr, 1);
+  REQUIRE(r.ok());
+  CHECK(r.report->quantized_outputs[0].f32[0] == Approx(127 * scale).epsilon(1e-6));
+  CHECK(r.report->quantized_outputs[0].f32[3] == Approx(std::nearbyint(0.77f / scale) * scale).epsilon(1e-6));
+  CHECK(r.report->quantized_outputs[1].f32[3] == 0.77f);
+}
