@@ -336,38 +336,62 @@ bool FusedStaticObserveQuantize(const QuantizationSpec& spec, const QuantKernel&
   assert(static_cast<int64_t>(blocks) == layout.num_blocks());
   constexpr float kInf = std::numeric_limits<float>::infinity();
   constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
-  range->min.assign(blocks, kInf);
-  range->max.assign(blocks, -kInf);
-  std::vector<uint8_t> nan(blocks, 0);
+  // Every entry is written chunk by chunk below (the range initialised while in cache), so
+  // resize: assigning would write each array once more through memory.
+  range->min.resize(blocks);
+  range->max.resize(blocks);
   const bool floating = kernel.floating;
   qparams->shape = layout.qparam_shape;
-  qparams->scale.assign(blocks, 0.0f);
-  qparams->zero_point.assign(floating ? 0 : blocks, 0);
-  qparams->minval.assign(floating ? 0 : blocks, 0.0f);
+  qparams->scale.resize(blocks);
+  qparams->zero_point.resize(floating ? 0 : blocks);
+  qparams->minval.resize(floating ? 0 : blocks);
   const FloatFormat fmt = FormatOf(kernel.dtype);
   const auto min_e = static_cast<uint32_t>(fmt.min_exponent + 127);
   const auto mant = static_cast<uint32_t>(fmt.mantissa_bits);
   const bool both_bounds = spec.float_range_min && spec.float_range_max;
+  IntQParamsArgs qargs{};
+  if (!floating) {  // the constants of BlockQParams (reference_fake_quant.cc)
+    const IntRange q = QuantRange(spec.dtype, spec.qscheme);
+    qargs.asymmetric = spec.qscheme == QScheme::kAsymmetric;
+    qargs.has_range_min = spec.float_range_min.has_value();
+    qargs.has_range_max = spec.float_range_max.has_value();
+    qargs.range_min = spec.float_range_min.value_or(0.0f);
+    qargs.range_max = spec.float_range_max.value_or(0.0f);
+    qargs.steps = static_cast<float>(q.qmax - q.qmin);
+    qargs.denominator = static_cast<float>(q.qmax - q.qmin) / 2.0f;
+    qargs.qmin = static_cast<float>(q.qmin);
+    qargs.qmax = static_cast<float>(q.qmax);
+    qargs.symmetric_zero_point = (q.qmax + q.qmin + 1) / 2;
+  }
   // Chunks of about 32 KiB: reduce, compute their qparams, quantize while still in cache.
   const int64_t chunk = std::max<int64_t>(1, 8192 / run);
+  std::vector<uint8_t> chunk_nan(static_cast<size_t>(chunk));  // the chunk's NaN flags
   for (int64_t k0 = 0; k0 < total; k0 += chunk) {
     const int64_t kn = std::min(chunk, total - k0);
     const auto b0 = static_cast<size_t>(k0);
     const int64_t off = k0 * run;
+    std::fill(chunk_nan.begin(), chunk_nan.end(), uint8_t{0});
+    uint8_t* const nan = chunk_nan.data();  // nan[b - b0] for block b
+    std::fill_n(&range->min[b0], kn, kInf);
+    std::fill_n(&range->max[b0], kn, -kInf);
     if (!both_bounds) {
-      kt.minmax_runs(x.data() + off, run, kn, &range->min[b0], &range->max[b0], &nan[b0]);
+      kt.minmax_runs(x.data() + off, run, kn, &range->min[b0], &range->max[b0], nan);
     }
-    for (size_t b = b0; b < b0 + static_cast<size_t>(kn); ++b) {
-      range->min[b] = ClampRangeMin(spec.float_range_min ? *spec.float_range_min
-                                    : nan[b]             ? kNan
-                                                         : range->min[b]);
-      range->max[b] = ClampRangeMax(spec.float_range_max ? *spec.float_range_max
-                                    : nan[b]             ? kNan
-                                                         : range->max[b]);
+    if (!floating) {  // vectorized: with short blocks this arithmetic outweighs the data pass
+      kt.int_qparams(qargs, kn, &range->min[b0], &range->max[b0], nan, &qparams->scale[b0],
+                     &qparams->zero_point[b0], &qparams->minval[b0]);
+    } else {
+      for (size_t b = b0; b < b0 + static_cast<size_t>(kn); ++b) {
+        range->min[b] = ClampRangeMin(spec.float_range_min ? *spec.float_range_min
+                                      : nan[b - b0]        ? kNan
+                                                           : range->min[b]);
+        range->max[b] = ClampRangeMax(spec.float_range_max ? *spec.float_range_max
+                                      : nan[b - b0]        ? kNan
+                                                           : range->max[b]);
+      }
+      BlockQParams(spec, &range->min[b0], &range->max[b0], static_cast<size_t>(kn),
+                   &qparams->scale[b0], nullptr, nullptr);
     }
-    BlockQParams(spec, &range->min[b0], &range->max[b0], static_cast<size_t>(kn),
-                 &qparams->scale[b0], floating ? nullptr : &qparams->zero_point[b0],
-                 floating ? nullptr : &qparams->minval[b0]);
     uint8_t* m = ste_mask.empty() ? nullptr : ste_mask.data() + off;
     if (!floating) {
       const bool use_zp = kernel.formulation == QFormulation::kZp;

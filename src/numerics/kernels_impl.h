@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "numerics/kernels.h"
+#include "numerics/numerics_internal.h"
 
 #ifndef QRULES_KERNEL_NS
 #error "define QRULES_KERNEL_NS before including kernels_impl.h"
@@ -112,6 +113,25 @@ inline bool AnyBits(VF a) {
   return _mm512_test_epi32_mask(_mm512_castps_si512(a), _mm512_castps_si512(a)) != 0;
 }
 inline VF ZeroF() { return _mm512_setzero_ps(); }
+// Masks as vectors (all-ones lanes), for the per-block qparams arithmetic.
+inline VF Select(VF mask, VF a, VF b) {  // mask ? a : b
+  return _mm512_mask_blend_ps(
+      _mm512_cmp_epi32_mask(_mm512_castps_si512(mask), _mm512_setzero_si512(), _MM_CMPINT_LT), b,
+      a);
+}
+inline VF FlagsNonZero(const uint8_t* p) {  // kWidth bytes
+  const VI v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm512_castsi512_ps(_mm512_maskz_set1_epi32(_mm512_test_epi32_mask(v, v), -1));
+}
+inline VF Xor(VF a, VF b) {
+  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+inline VF AndNot(VF a, VF b) {  // ~a & b
+  return _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+inline void StoreTruncated(int32_t* p, VF v) {  // cvttps2dq: NaN / out of range -> INT32_MIN
+  _mm512_storeu_si512(p, _mm512_cvttps_epi32(v));
+}
 #elif defined(__AVX2__)
 constexpr int kWidth = 8;
 using VF = __m256;
@@ -174,6 +194,18 @@ inline VF Unordered(VF a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
 inline VF Or(VF a, VF b) { return _mm256_or_ps(a, b); }
 inline bool AnyBits(VF a) { return _mm256_movemask_ps(a) != 0; }
 inline VF ZeroF() { return _mm256_setzero_ps(); }
+inline VF Select(VF mask, VF a, VF b) { return _mm256_blendv_ps(b, a, mask); }
+inline VF FlagsNonZero(const uint8_t* p) {
+  int64_t bytes;
+  __builtin_memcpy(&bytes, p, 8);
+  const VI v = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(bytes));
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(v, _mm256_setzero_si256()));
+}
+inline VF Xor(VF a, VF b) { return _mm256_xor_ps(a, b); }
+inline VF AndNot(VF a, VF b) { return _mm256_andnot_ps(a, b); }
+inline void StoreTruncated(int32_t* p, VF v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvttps_epi32(v));
+}
 #else
 constexpr int kWidth = 4;
 using VF = __m128;
@@ -231,6 +263,18 @@ inline VF Unordered(VF a) { return _mm_cmpunord_ps(a, a); }
 inline VF Or(VF a, VF b) { return _mm_or_ps(a, b); }
 inline bool AnyBits(VF a) { return _mm_movemask_ps(a) != 0; }
 inline VF ZeroF() { return _mm_setzero_ps(); }
+inline VF Select(VF mask, VF a, VF b) { return _mm_blendv_ps(b, a, mask); }
+inline VF FlagsNonZero(const uint8_t* p) {
+  int32_t bytes;
+  __builtin_memcpy(&bytes, p, 4);
+  const VI v = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(bytes));
+  return _mm_castsi128_ps(_mm_cmpgt_epi32(v, _mm_setzero_si128()));
+}
+inline VF Xor(VF a, VF b) { return _mm_xor_ps(a, b); }
+inline VF AndNot(VF a, VF b) { return _mm_andnot_ps(a, b); }
+inline void StoreTruncated(int32_t* p, VF v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_cvttps_epi32(v));
+}
 #endif
 
 #if !defined(__AVX512F__)
@@ -949,6 +993,70 @@ void MinMaxRuns(const float* x, int64_t run, int64_t runs, float* mn, float* mx,
   }
 }
 
+// --- Static integer qparams ------------------------------------------------------------------
+// Lane by lane the reference's scalar steps (reference_fake_quant.cc), with x86 max/min operand
+// orders chosen to match its NaN and zero handling:
+//   ClampRangeMin(m) = NaN or m < 0 ? m : +0    -> min(0, m) + 0   (min returns m for a NaN m;
+//   ClampRangeMax(m) = NaN or m > 0 ? m : +0    -> max(0, m) + 0    + 0 turns -0 into +0)
+//   NanMax(t, eps), eps > 0                       -> max(eps, t)      (returns t for a NaN t)
+//   NanMax(a, b) = NaN a ? a : NaN b ? b : a > b ? a : b
+//                                                 -> NaN a ? a : max(a, b)
+//   NanClamp(z, lo, hi)                           -> min(hi, max(lo, z))
+//   FloatToInt32 (NaN / out of range: INT32_MIN)  -> cvttps2dq
+__attribute__((always_inline)) inline VF NanMaxV(VF a, VF b) {
+  return Select(Unordered(a), a, Max(a, b));
+}
+void IntQParams(const IntQParamsArgs& a, int64_t n, float* mn, float* mx, const uint8_t* nan,
+                float* scale, int32_t* zero_point, float* minval) {
+  const VF zero = ZeroF(), eps = Set1(0x1p-23f), sign = Set1(-0.0f);
+  const VF qnan = Set1(__builtin_nanf("")), qmin = Set1(a.qmin), qmax = Set1(a.qmax);
+  const VF steps = Set1(a.steps), denominator = Set1(a.denominator);
+  const VF range_min = Set1(a.range_min), range_max = Set1(a.range_max);
+  const VF zp_symmetric = Set1(static_cast<float>(a.symmetric_zero_point));
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    const VF flagged = FlagsNonZero(nan + i);
+    VF lo = a.has_range_min ? range_min : Select(flagged, qnan, Load(mn + i));
+    VF hi = a.has_range_max ? range_max : Select(flagged, qnan, Load(mx + i));
+    lo = Add(Min(zero, lo), zero);
+    hi = Add(Max(zero, hi), zero);
+    Store(mn + i, lo);
+    Store(mx + i, hi);
+    if (a.asymmetric) {
+      const VF s = Max(eps, Div(Sub(hi, lo), steps));
+      const VF z = Min(qmax, Max(qmin, Sub(qmin, RoundEven(Div(lo, s)))));
+      Store(scale + i, s);
+      StoreTruncated(zero_point + i, z);
+      Store(minval + i, lo);
+    } else {
+      const VF m = NanMaxV(Xor(lo, sign), hi);
+      Store(scale + i, Max(eps, Div(m, denominator)));
+      StoreTruncated(zero_point + i, zp_symmetric);
+      Store(minval + i, Xor(NanMaxV(AndNot(sign, lo), AndNot(sign, hi)), sign));
+    }
+  }
+  // The tail: the reference's scalar steps.
+  for (; i < n; ++i) {
+    const float q = __builtin_nanf("");
+    const float lo = ClampRangeMin(a.has_range_min ? a.range_min : nan[i] ? q : mn[i]);
+    const float hi = ClampRangeMax(a.has_range_max ? a.range_max : nan[i] ? q : mx[i]);
+    mn[i] = lo;
+    mx[i] = hi;
+    if (a.asymmetric) {
+      const float s = NanMax((hi - lo) / a.steps, 0x1p-23f);
+      float z = a.qmin - __builtin_nearbyintf(lo / s);
+      z = NanClamp(z, a.qmin, a.qmax);
+      scale[i] = s;
+      zero_point[i] = FloatToInt32(z);
+      minval[i] = lo;
+    } else {
+      scale[i] = NanMax(NanMax(-lo, hi) / a.denominator, 0x1p-23f);
+      zero_point[i] = a.symmetric_zero_point;
+      minval[i] = -NanMax(__builtin_fabsf(lo), __builtin_fabsf(hi));
+    }
+  }
+}
+
 void MinMaxVar(const float* x, int64_t n, float* mn, float* mx, uint8_t* nan) {
   int64_t i = 0;
   for (; i + kWidth <= n; i += kWidth) {
@@ -989,7 +1097,8 @@ const KernelTable& Table(DivisionMethod method) {
                                   IntCols<true, true>,
                                   FpCols<true, true>,
                                   MinMaxRuns,
-                                  MinMaxVar};
+                                  MinMaxVar,
+                                  IntQParams};
   static const KernelTable div = {QRULES_ISA_NAME "/divps",
                                   DivisionMethod::kDivide,
                                   IntConst<false>,
@@ -1001,7 +1110,8 @@ const KernelTable& Table(DivisionMethod method) {
                                   IntCols<false, true>,
                                   FpCols<false, true>,
                                   MinMaxRuns,
-                                  MinMaxVar};
+                                  MinMaxVar,
+                                  IntQParams};
   return method == DivisionMethod::kReciprocal64 ? rcp : div;
 }
 #undef QRULES_ISA_NAME

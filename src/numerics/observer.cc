@@ -92,13 +92,11 @@ NumericsStatus QParamsCalculator::ObserveAndFakeQuantize(std::span<const int64_t
       return st;
     }
     if (!frozen() && (!initialized_ || layout.qparam_shape == layout_.qparam_shape)) {
-      BlockRange range;
-      QParams qp;
+      // Written in place (the static calculator replaces its range on every call), so repeated
+      // calls reuse the buffers instead of faulting in fresh pages for every block array.
       if (internal::FusedStaticObserveQuantize(spec_, QuantKernel::ForSpec(spec_), layout, x, y,
-                                               ste_mask, &range, &qp)) {
+                                               ste_mask, &running_, &qparams_)) {
         layout_ = std::move(layout);
-        running_ = std::move(range);
-        qparams_ = std::move(qp);
         initialized_ = true;
         return NumericsStatus::Ok();
       }

@@ -606,6 +606,79 @@ TEST_CASE("dtype names, parsing and ranges (c.1)", "[numerics][dtype]") {
 namespace qrules {
 namespace {
 
+// The vectorized static qparams (fused observe + quantize) against the reference's steps:
+// ClampRangeMin/Max over the observed (or float_range) bounds, then BlockQParams.
+TEST_CASE("vectorized integer qparams equal the reference's", "[numerics]") {
+  std::mt19937_64 rng(17);
+  const std::vector<float> specials = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
+                                       -std::numeric_limits<float>::infinity(), 0x1p-130f,
+                                       -0x1p-126f, 3e38f, -3e38f, 1e-30f};
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  auto value = [&] {
+    const uint64_t k = rng() % 8;
+    return k == 0 ? specials[rng() % specials.size()] : normal(rng);
+  };
+  const size_t n = 203;  // full vectors and a tail on every ISA
+  for (Dtype d : {Dtype::kInt8, Dtype::kUint4, Dtype::kInt2}) {
+    for (QScheme q : {QScheme::kAsymmetric, QScheme::kSymmetric, QScheme::kSymmetricWithClipping}) {
+      for (int bounds = 0; bounds < 4; ++bounds) {
+        QuantizationSpec spec;
+        spec.dtype = d;
+        spec.qscheme = q;
+        if (bounds & 1) spec.float_range_min = -1.5f;
+        if (bounds & 2) spec.float_range_max = 0.75f;
+        std::vector<float> mn(n), mx(n);
+        std::vector<uint8_t> nan(n);
+        for (size_t b = 0; b < n; ++b) {
+          mn[b] = value();
+          mx[b] = value();
+          nan[b] = (rng() % 9) == 0 ? 1 : 0;
+        }
+        // Expected: the reference.
+        std::vector<float> lo(n), hi(n), scale(n), minval(n);
+        std::vector<int32_t> zp(n);
+        const float qnan = std::numeric_limits<float>::quiet_NaN();
+        for (size_t b = 0; b < n; ++b) {
+          lo[b] = internal::ClampRangeMin(spec.float_range_min ? *spec.float_range_min
+                                          : nan[b]             ? qnan
+                                                               : mn[b]);
+          hi[b] = internal::ClampRangeMax(spec.float_range_max ? *spec.float_range_max
+                                          : nan[b]             ? qnan
+                                                               : mx[b]);
+        }
+        internal::BlockQParams(spec, lo.data(), hi.data(), n, scale.data(), zp.data(),
+                               minval.data());
+        const IntRange r = QuantRange(d, q);
+        internal::IntQParamsArgs a{};
+        a.asymmetric = q == QScheme::kAsymmetric;
+        a.has_range_min = spec.float_range_min.has_value();
+        a.has_range_max = spec.float_range_max.has_value();
+        a.range_min = spec.float_range_min.value_or(0.0f);
+        a.range_max = spec.float_range_max.value_or(0.0f);
+        a.steps = static_cast<float>(r.qmax - r.qmin);
+        a.denominator = static_cast<float>(r.qmax - r.qmin) / 2.0f;
+        a.qmin = static_cast<float>(r.qmin);
+        a.qmax = static_cast<float>(r.qmax);
+        a.symmetric_zero_point = (r.qmax + r.qmin + 1) / 2;
+        for (const internal::KernelTable* kt : AllTables()) {
+          std::vector<float> lo2 = mn, hi2 = mx, scale2(n), minval2(n);
+          std::vector<int32_t> zp2(n);
+          kt->int_qparams(a, static_cast<int64_t>(n), lo2.data(), hi2.data(), nan.data(),
+                          scale2.data(), zp2.data(), minval2.data());
+          INFO("kernels " << kt->name << ", dtype " << static_cast<int>(d) << ", qscheme "
+                          << static_cast<int>(q) << ", bounds " << bounds);
+          size_t where = 0;
+          CHECK(SameBitsOrBothNan(lo, lo2, &where));
+          CHECK(SameBitsOrBothNan(hi, hi2, &where));
+          CHECK(SameBitsOrBothNan(scale, scale2, &where));
+          CHECK(SameBitsOrBothNan(minval, minval2, &where));
+          CHECK(zp == zp2);
+        }
+      }
+    }
+  }
+}
+
 // Tensors beyond kColsMaxElements (2^18) walk per-column qparams row by row, and rows of 16, 32,
 // 48 or 64 columns keep every qparam vector in registers: both paths against the reference.
 TEST_CASE("large tensors with per-channel qparams on the last axis", "[numerics]") {
