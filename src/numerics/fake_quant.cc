@@ -318,6 +318,22 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
 
 namespace internal {
 
+IntQParamsArgs IntQParamsArgsFor(const QuantizationSpec& spec) {
+  const IntRange q = QuantRange(spec.dtype, spec.qscheme);
+  IntQParamsArgs a{};
+  a.asymmetric = spec.qscheme == QScheme::kAsymmetric;
+  a.has_range_min = spec.float_range_min.has_value();
+  a.has_range_max = spec.float_range_max.has_value();
+  a.range_min = spec.float_range_min.value_or(0.0f);
+  a.range_max = spec.float_range_max.value_or(0.0f);
+  a.steps = static_cast<float>(q.qmax - q.qmin);
+  a.denominator = static_cast<float>(q.qmax - q.qmin) / 2.0f;  // exact
+  a.qmin = static_cast<float>(q.qmin);
+  a.qmax = static_cast<float>(q.qmax);
+  a.symmetric_zero_point = (q.qmax + q.qmin + 1) / 2;  // C++ division truncates, as trunc()
+  return a;
+}
+
 bool FusedStaticObserveQuantize(const QuantizationSpec& spec, const QuantKernel& kernel,
                                 const BlockLayout& layout, std::span<const float> x,
                                 std::span<float> y, std::span<uint8_t> ste_mask, BlockRange* range,
@@ -349,20 +365,7 @@ bool FusedStaticObserveQuantize(const QuantizationSpec& spec, const QuantKernel&
   const auto min_e = static_cast<uint32_t>(fmt.min_exponent + 127);
   const auto mant = static_cast<uint32_t>(fmt.mantissa_bits);
   const bool both_bounds = spec.float_range_min && spec.float_range_max;
-  IntQParamsArgs qargs{};
-  if (!floating) {  // the constants of BlockQParams (reference_fake_quant.cc)
-    const IntRange q = QuantRange(spec.dtype, spec.qscheme);
-    qargs.asymmetric = spec.qscheme == QScheme::kAsymmetric;
-    qargs.has_range_min = spec.float_range_min.has_value();
-    qargs.has_range_max = spec.float_range_max.has_value();
-    qargs.range_min = spec.float_range_min.value_or(0.0f);
-    qargs.range_max = spec.float_range_max.value_or(0.0f);
-    qargs.steps = static_cast<float>(q.qmax - q.qmin);
-    qargs.denominator = static_cast<float>(q.qmax - q.qmin) / 2.0f;
-    qargs.qmin = static_cast<float>(q.qmin);
-    qargs.qmax = static_cast<float>(q.qmax);
-    qargs.symmetric_zero_point = (q.qmax + q.qmin + 1) / 2;
-  }
+  const IntQParamsArgs qargs = floating ? IntQParamsArgs{} : IntQParamsArgsFor(spec);
   // Chunks of about 32 KiB: reduce, compute their qparams, quantize while still in cache.
   const int64_t chunk = std::max<int64_t>(1, 8192 / run);
   std::vector<uint8_t> chunk_nan(static_cast<size_t>(chunk));  // the chunk's NaN flags

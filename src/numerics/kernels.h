@@ -107,6 +107,9 @@ struct IntQParamsArgs {
   int32_t symmetric_zero_point;
 };
 
+// The constants BlockQParams (reference_fake_quant.cc) uses for an integer spec.
+IntQParamsArgs IntQParamsArgsFor(const QuantizationSpec& spec);
+
 struct KernelTable {
   const char* name;  // "avx2/divps", "sse4.1/rcp64", ...
   DivisionMethod division;

@@ -628,13 +628,33 @@ void IntRowsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t c
   }
 }
 
+// Visits `rows` x `cols` in either order: group(r, c) for each full vector of columns, then
+// element(r, c) for the columns left over.
+template <bool kRowMajor, typename Group, typename Element>
+__attribute__((always_inline)) inline void WalkColumns(int64_t rows, int64_t cols, Group&& group,
+                                                       Element&& element) {
+  const int64_t full = cols - cols % kWidth;
+  if constexpr (kRowMajor) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < full; c += kWidth) group(r, c);
+      for (int64_t c = full; c < cols; ++c) element(r, c);
+    }
+  } else {
+    for (int64_t c = 0; c < full; c += kWidth) {
+      for (int64_t r = 0; r < rows; ++r) group(r, c);
+    }
+    for (int64_t c = full; c < cols; ++c) {
+      for (int64_t r = 0; r < rows; ++r) element(r, c);
+    }
+  }
+}
+
 // The same with the reciprocal division, and on ISAs without masked tails: whole groups
 // vectorized, remaining columns element by element.
 template <bool kMask, bool kRcp, bool kRowMajor>
 void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                     const IntVarParams& p) {
   const VF zero = Set1(0.0f);
-  const int64_t full = cols - cols % kWidth;
   auto group = [&](int64_t r, int64_t c) __attribute__((always_inline)) {
     const VF fo = Load(p.float_offset + c), scale = Load(p.scale + c);
     const VF lo = Load(p.lo + c), hi = Load(p.hi + c);
@@ -657,19 +677,7 @@ void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64
     const int64_t i = r * cols + c;
     y[i] = IntElement<kRcp>(x[i], e, kMask ? mask + i : nullptr);
   };
-  if constexpr (kRowMajor) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < full; c += kWidth) group(r, c);
-      for (int64_t c = full; c < cols; ++c) element(r, c);
-    }
-  } else {
-    for (int64_t c = 0; c < full; c += kWidth) {
-      for (int64_t r = 0; r < rows; ++r) group(r, c);
-    }
-    for (int64_t c = full; c < cols; ++c) {
-      for (int64_t r = 0; r < rows; ++r) element(r, c);
-    }
-  }
+  WalkColumns<kRowMajor>(rows, cols, group, element);
 }
 
 template <bool kMask, bool kRowMajor>
@@ -709,7 +717,6 @@ void FpColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_
   const VF hi = Set1(p.fp_max), lo = Set1(-p.fp_max);
   const VI min_e = Set1I(static_cast<int32_t>(p.min_exponent_field));
   const VI shift_add = Set1I(static_cast<int32_t>(23 - p.mantissa_bits));
-  const int64_t full = cols - cols % kWidth;
   auto group = [&](int64_t r, int64_t c) __attribute__((always_inline)) {
     const VF scale = Load(p.scale + c);
     const int64_t i = r * cols + c;
@@ -728,19 +735,7 @@ void FpColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_
     y[i] = FpElement<kRcp>(x[i], kRcp ? p.rcp[c] : 0.0, p.scale[c], p.fp_max, p.min_exponent_field,
                            p.mantissa_bits, kMask ? mask + i : nullptr);
   };
-  if constexpr (kRowMajor) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < full; c += kWidth) group(r, c);
-      for (int64_t c = full; c < cols; ++c) element(r, c);
-    }
-  } else {
-    for (int64_t c = 0; c < full; c += kWidth) {
-      for (int64_t r = 0; r < rows; ++r) group(r, c);
-    }
-    for (int64_t c = full; c < cols; ++c) {
-      for (int64_t r = 0; r < rows; ++r) element(r, c);
-    }
-  }
+  WalkColumns<kRowMajor>(rows, cols, group, element);
 }
 
 template <bool kRcp, bool kRowMajor>

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
 #include <vector>
@@ -135,6 +136,19 @@ std::vector<float> RandomScales(std::mt19937_64& rng, size_t n) {
   return s;
 }
 
+// Scales from RandomScales; zero points anywhere in [qmin, qmax]; minvals N(-1, 2), one in 8 -0.0.
+QParams RandomQParams(std::mt19937_64& rng, const QuantKernel& k, size_t blocks) {
+  QParams qp;
+  qp.scale = RandomScales(rng, blocks);
+  std::uniform_int_distribution<int32_t> zp(k.qmin, k.qmax);
+  std::normal_distribution<float> mv(-1.0f, 2.0f);
+  for (size_t b = 0; b < blocks; ++b) {
+    qp.zero_point.push_back(zp(rng));
+    qp.minval.push_back((rng() & 7) == 0 ? -0.0f : mv(rng));
+  }
+  return qp;
+}
+
 Granularity PerChannel(int64_t axis) {
   Granularity g;
   g.kind = GranularityKind::kPerChannel;
@@ -231,14 +245,7 @@ TEST_CASE("reference and vectorized path agree bit for bit", "[numerics][random]
     const auto blocks = static_cast<size_t>(layout.num_blocks());
     for (const QuantKernel& k : kernels) {
       for (int rep = 0; rep < 3; ++rep) {
-        QParams qp;
-        qp.scale = RandomScales(rng, blocks);
-        std::uniform_int_distribution<int32_t> zp(k.qmin, k.qmax);
-        std::normal_distribution<float> mv(-1.0f, 2.0f);
-        for (size_t b = 0; b < blocks; ++b) {
-          qp.zero_point.push_back(zp(rng));
-          qp.minval.push_back((rng() & 7) == 0 ? -0.0f : mv(rng));
-        }
+        const QParams qp = RandomQParams(rng, k, blocks);
         const std::vector<float> x = AdversarialData(rng, n, qp.scale);
         std::vector<float> ref(n), fast(n);
         std::vector<uint8_t> ref_mask(n), fast_mask(n);
@@ -648,18 +655,7 @@ TEST_CASE("vectorized integer qparams equal the reference's", "[numerics]") {
         }
         internal::BlockQParams(spec, lo.data(), hi.data(), n, scale.data(), zp.data(),
                                minval.data());
-        const IntRange r = QuantRange(d, q);
-        internal::IntQParamsArgs a{};
-        a.asymmetric = q == QScheme::kAsymmetric;
-        a.has_range_min = spec.float_range_min.has_value();
-        a.has_range_max = spec.float_range_max.has_value();
-        a.range_min = spec.float_range_min.value_or(0.0f);
-        a.range_max = spec.float_range_max.value_or(0.0f);
-        a.steps = static_cast<float>(r.qmax - r.qmin);
-        a.denominator = static_cast<float>(r.qmax - r.qmin) / 2.0f;
-        a.qmin = static_cast<float>(r.qmin);
-        a.qmax = static_cast<float>(r.qmax);
-        a.symmetric_zero_point = (r.qmax + r.qmin + 1) / 2;
+        const internal::IntQParamsArgs a = internal::IntQParamsArgsFor(spec);
         for (const internal::KernelTable* kt : AllTables()) {
           std::vector<float> lo2 = mn, hi2 = mx, scale2(n), minval2(n);
           std::vector<int32_t> zp2(n);
@@ -696,14 +692,7 @@ TEST_CASE("large tensors with per-channel qparams on the last axis", "[numerics]
         QuantKernel::Integer(0, 15, QFormulation::kMinval),
         QuantKernel::Floating(Dtype::kFloat8E4m3fn)};
     for (const QuantKernel& k : kernels) {
-      QParams qp;
-      qp.scale = RandomScales(rng, blocks);
-      std::uniform_int_distribution<int32_t> zp(k.qmin, k.qmax);
-      std::normal_distribution<float> mv(-1.0f, 2.0f);
-      for (size_t b = 0; b < blocks; ++b) {
-        qp.zero_point.push_back(zp(rng));
-        qp.minval.push_back((b % 5) == 0 ? -0.0f : mv(rng));
-      }
+      const QParams qp = RandomQParams(rng, k, blocks);
       const std::vector<float> x = AdversarialData(rng, n, qp.scale);
       std::vector<float> ref(n), fast(n);
       std::vector<uint8_t> ref_mask(n), fast_mask(n);
@@ -726,41 +715,12 @@ TEST_CASE("large tensors with per-channel qparams on the last axis", "[numerics]
 
 TEST_CASE("zero points too large for the folded kernel take the literal path", "[numerics]") {
   std::mt19937_64 rng(3);
-  // Runs of 16 and 32 (the fixed-run kernels check each chunk of 256 runs as they convert it):
-  // 300 channels, so one chunk holds a huge zero point and the other does not.
-  for (const std::vector<int64_t>& shape :
-       {std::vector<int64_t>{300, 16}, std::vector<int64_t>{300, 32}}) {
-    BlockLayout layout;
-    REQUIRE(MakeBlockLayout(shape, PerChannel(0), &layout).ok());
+  // Every kernel table against the reference, ZP int8, scale 0.1, the given zero points.
+  auto check = [&](const BlockLayout& layout, const std::function<int32_t(int64_t)>& zero_point) {
     QParams qp;
     for (int64_t b = 0; b < layout.num_blocks(); ++b) {
       qp.scale.push_back(0.1f);
-      qp.zero_point.push_back(b == 270 ? INT32_MIN : b == 271 ? 3000001 : static_cast<int32_t>(b % 7) - 3);
-    }
-    const std::vector<float> x = AdversarialData(rng, static_cast<size_t>(layout.numel()), {0.1f});
-    for (const internal::KernelTable* kt : AllTables()) {
-      std::vector<float> ref(x.size()), fast(x.size());
-      std::vector<uint8_t> mr(x.size()), mf(x.size());
-      const QuantKernel k = QuantKernel::Integer(-128, 127, QFormulation::kZp);
-      FakeQuantizeReference(k, layout, qp, x, ref, mr);
-      internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, mf);
-      size_t where = 0;
-      INFO("kernels " << kt->name << ", run " << shape[1]);
-      CHECK(SameBitsOrBothNan(ref, fast, &where));
-      CHECK(mr == mf);
-    }
-  }
-  for (const std::vector<int64_t>& shape :
-       {std::vector<int64_t>{3, 40}, std::vector<int64_t>{40, 3}}) {
-    Granularity g;
-    g.kind = GranularityKind::kPerChannel;
-    g.axis = -1;
-    BlockLayout layout;
-    REQUIRE(MakeBlockLayout(shape, shape[1] == 40 ? Granularity{} : g, &layout).ok());
-    QParams qp;
-    for (int64_t b = 0; b < layout.num_blocks(); ++b) {
-      qp.scale.push_back(0.1f);
-      qp.zero_point.push_back(b % 2 ? 3000001 : INT32_MIN);
+      qp.zero_point.push_back(zero_point(b));
       qp.minval.push_back(-1.0f);
     }
     const std::vector<float> x = AdversarialData(rng, static_cast<size_t>(layout.numel()), {0.1f});
@@ -771,9 +731,26 @@ TEST_CASE("zero points too large for the folded kernel take the literal path", "
       FakeQuantizeReference(k, layout, qp, x, ref, mr);
       internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, mf);
       size_t where = 0;
+      INFO("kernels " << kt->name << ", blocks " << layout.num_blocks());
       CHECK(SameBitsOrBothNan(ref, fast, &where));
       CHECK(mr == mf);
     }
+  };
+  // Runs of 16 and 32 (the fixed-run kernels check each chunk of 256 runs as they convert it):
+  // 300 channels, so one chunk holds huge zero points and the other does not.
+  for (const int64_t run : {16, 32}) {
+    BlockLayout layout;
+    REQUIRE(MakeBlockLayout(std::vector<int64_t>{300, run}, PerChannel(0), &layout).ok());
+    check(layout, [](int64_t b) {
+      return b == 270 ? INT32_MIN : b == 271 ? 3000001 : static_cast<int32_t>(b % 7) - 3;
+    });
+  }
+  // Per-tensor, and per-channel on the last axis.
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{3, 40}, std::vector<int64_t>{40, 3}}) {
+    BlockLayout layout;
+    REQUIRE(MakeBlockLayout(shape, shape[1] == 40 ? Granularity{} : PerChannel(-1), &layout).ok());
+    check(layout, [](int64_t b) { return b % 2 ? 3000001 : INT32_MIN; });
   }
 }
 
