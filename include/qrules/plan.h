@@ -65,6 +65,7 @@ enum class Reason {
   kNotRegistered,      // the op is not the key op of a registered pattern
   kInsidePattern,      // between fused ops (conv -> bn -> relu): never quantized
   kNotFloat,           // integer/bool tensor
+  kConstant,           // float, but computed from constants and shapes only (not an activation)
   kBlockSizeMismatch,  // per_block size does not divide the dimension: stays float
   kAxisError,          // axis unresolved or out of range (an error diagnostic says which)
 };

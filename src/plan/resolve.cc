@@ -1,5 +1,6 @@
 // Resolution: rule table x model -> plan.  The steps are those of plan.h (semantics.md §b), in
 // order; each function below is one step.
+#include <optional>
 #include <algorithm>
 #include <map>
 #include <numeric>
@@ -274,7 +275,36 @@ class Resolver {
     return out;
   }
 
+  // Activations are the float tensors whose values depend on the model's inputs.  ONNX exports
+  // also carry float tensors computed from constants and shapes only (a Resize's scales built by
+  // Shape -> ... -> Concat, a Pad value): in the PyTorch program those are Python numbers, never
+  // observed or fake-quantized, and quantizing a resize scale would change the output's shape.
+  void FindValueDependentTensors() {
+    value_dependent_.assign(M().tensors().size(), false);
+    for (TensorId t : M().inputs()) value_dependent_[static_cast<size_t>(t)] = true;
+    for (const Op& op : M().ops()) {  // in topological order
+      // Outputs that depend on the input's shape, not its values.
+      if (op.type == "Shape" || op.type == "Size" || op.type == "ConstantOfShape") continue;
+      bool dependent = false;
+      for (TensorId t : op.inputs) dependent = dependent || (t != kNoTensor && value_dependent_[static_cast<size_t>(t)]);
+      if (!dependent) continue;
+      for (TensorId t : op.outputs) {
+        if (t != kNoTensor) value_dependent_[static_cast<size_t>(t)] = true;
+      }
+    }
+  }
+
+  bool IsActivation(TensorId t) const { return M().tensor(t).is_float() && value_dependent_[static_cast<size_t>(t)]; }
+
+  // Why a non-state tensor can never carry a fake-quant, or nullopt.
+  std::optional<Reason> NeverQuantized(TensorId t) const {
+    if (!M().tensor(t).is_float()) return Reason::kNotFloat;
+    if (!value_dependent_[static_cast<size_t>(t)]) return Reason::kConstant;
+    return std::nullopt;
+  }
+
   void InitTensorPlans() {
+    FindValueDependentTensors();
     const size_t n = M().ops().size();
     plan_->input_points.resize(n);
     plan_->output_points.resize(n);
@@ -295,14 +325,16 @@ class Resolver {
         const TensorInfo& ti = M().tensor(t);
         TensorPlan tp;
         tp.tensor = t;
+        const Reason open = registered_[i] ? Reason::kNoRule : Reason::kNotRegistered;
         if (ti.is_state()) {
           tp.role = TensorRole::kState;
           tp.key = TensorKey::Name(ti.local_name.empty() ? ti.name : ti.local_name);
+          tp.reason = !ti.is_float() ? Reason::kNotFloat : open;
         } else {
           tp.role = TensorRole::kInput;
           tp.key = TensorKey::Index(static_cast<int64_t>(k));
+          tp.reason = NeverQuantized(t).value_or(open);
         }
-        tp.reason = !ti.is_float() ? Reason::kNotFloat : registered_[i] ? Reason::kNoRule : Reason::kNotRegistered;
         p.tensors.push_back(std::move(tp));
       }
       for (size_t k = 0; k < op.outputs.size(); ++k) {
@@ -310,8 +342,7 @@ class Resolver {
         tp.role = TensorRole::kOutput;
         tp.key = TensorKey::Index(static_cast<int64_t>(k));
         tp.tensor = op.outputs[k];
-        const TensorInfo& ti = M().tensor(tp.tensor);
-        tp.reason = !ti.is_float() ? Reason::kNotFloat : registered_[i] ? Reason::kNoRule : Reason::kNotRegistered;
+        tp.reason = NeverQuantized(tp.tensor).value_or(registered_[i] ? Reason::kNoRule : Reason::kNotRegistered);
         p.tensors.push_back(std::move(tp));
       }
     }
@@ -439,7 +470,7 @@ class Resolver {
       inner.fused_into = key;
       inner.pattern = p.pattern;
       for (auto& tp : inner.tensors) {
-        if (tp.reason == Reason::kNotFloat) continue;
+        if (tp.reason == Reason::kNotFloat || tp.reason == Reason::kConstant) continue;
         tp.reason = Reason::kInsidePattern;
         tp.note = fmt::format("inside pattern {} of '{}'", p.pattern, op.name);
       }
@@ -447,7 +478,7 @@ class Resolver {
     // The tensors between fused ops are never quantized.
     for (size_t i = 0; i + 1 < m.ops.size(); ++i) {
       for (auto& tp : plan_->ops[static_cast<size_t>(m.ops[i])].tensors) {
-        if (tp.role == TensorRole::kOutput && tp.reason != Reason::kNotFloat) {
+        if (tp.role == TensorRole::kOutput && tp.reason != Reason::kNotFloat && tp.reason != Reason::kConstant) {
           tp.reason = Reason::kInsidePattern;
           tp.note = fmt::format("inside pattern {}", p.pattern);
         }
@@ -471,7 +502,7 @@ class Resolver {
         AnnotateState(key, t, *tp, Lookup(state_map, {TensorKey::Name(ti.local_name)}), p, state_map.empty());
         continue;
       }
-      if (!ti.is_float()) continue;
+      if (!IsActivation(t)) continue;
       const TensorSpecEntry* e =
           Lookup(in_map, {TensorKey::Index(static_cast<int64_t>(k)), TensorKey::Name(std::string(M().InputName(op, raw)))});
       if (info->shared_observer && !first_activation) {
@@ -509,7 +540,7 @@ class Resolver {
     if (last_op.outputs.empty()) return;
     TensorId out = last_op.outputs[0];
     TensorPlan* otp = FindTensorPlan(last, TensorRole::kOutput, out);
-    if (!M().tensor(out).is_float()) return;
+    if (!IsActivation(out)) return;
     if (info->shared_observer && shared_point >= 0) {
       if (int adopted = ConsumerPointOn(out); adopted >= 0 && adopted != shared_point) {
         // A consumer annotated earlier already put its fake-quant on this edge (§b.6).
@@ -571,7 +602,7 @@ class Resolver {
       const OpTypeInfo* info = FindOpTypeCached(op.type);
       if (!info->shared_observer || op.outputs.empty() || op.inputs.empty() || op.inputs[0] != t) continue;
       TensorId out = op.outputs[0];
-      if (!M().tensor(out).is_float() || out_point_[static_cast<size_t>(out)] >= 0 || ConsumerPointOn(out) >= 0) continue;
+      if (!IsActivation(out) || out_point_[static_cast<size_t>(out)] >= 0 || ConsumerPointOn(out) >= 0) continue;
       SetOutputPoint(c, out, point, /*adopt=*/false);
       if (info->channel_altering) ForcePerTensor(point);
       PushThroughSharedObservers(c, out, point);
@@ -628,7 +659,7 @@ class Resolver {
     // Reporting: consumers that inherit now see a shared edge.
     for (OpId c : M().tensor(t).consumers) {
       TensorPlan* ctp = FindTensorPlan(c, TensorRole::kInput, t);
-      if (ctp && ctp->point < 0 && ctp->reason != Reason::kNotFloat) {
+      if (ctp && ctp->point < 0 && ctp->reason != Reason::kNotFloat && ctp->reason != Reason::kConstant) {
         ctp->point = point;
         if (ctp->reason != Reason::kInsidePattern) {
           ctp->reason = Reason::kSharedEdge;
@@ -671,7 +702,7 @@ class Resolver {
             const TensorInfo& ti = M().tensor(t);
             if (ti.is_state() || (ti.producer != kNoOp && inside[static_cast<size_t>(ti.producer)])) continue;
             const TensorSpecEntry* e = Lookup(c.module_input, {TensorKey::Index(index++)});
-            if (!e || !ti.is_float()) continue;
+            if (!e || !IsActivation(t)) continue;
             Origin origin{e->where, fmt::format("{} > module_input[{}]", scope, e->key.ToString())};
             TensorPlan* tp = FindTensorPlan(o, TensorRole::kInput, t);
             int pt = e->spec ? NewPoint(t, false, *e->spec, origin) : -1;
@@ -693,7 +724,7 @@ class Resolver {
             for (OpId c2 : ti.consumers) leaves = leaves || !inside[static_cast<size_t>(c2)];
             if (!leaves) continue;
             const TensorSpecEntry* e = Lookup(c.module_output, {TensorKey::Index(index++)});
-            if (!e || !ti.is_float()) continue;
+            if (!e || !IsActivation(t)) continue;
             Origin origin{e->where, fmt::format("{} > module_output[{}]", scope, e->key.ToString())};
             int pt = e->spec ? NewPoint(t, false, *e->spec, origin) : -1;
             for (size_t r = 0; r < op.outputs.size(); ++r) {
@@ -1079,6 +1110,7 @@ class Resolver {
   std::map<std::tuple<const void*, const void*, const void*, std::string_view>, Origin> origin_cache_;
   std::vector<std::vector<int>> op_name_matches_;
   std::vector<bool> registered_, annotated_, state_decided_;
+  std::vector<bool> value_dependent_;  // by tensor: its values depend on a graph input's values
   std::vector<int> out_point_;
   std::set<int> dropped_;
   std::unordered_map<std::string, const OpTypeInfo*> type_cache_;
@@ -1123,6 +1155,7 @@ std::string_view ReasonName(Reason r) {
     case Reason::kNotRegistered: return "not-registered";
     case Reason::kInsidePattern: return "inside-pattern";
     case Reason::kNotFloat: return "not-float";
+    case Reason::kConstant: return "constant";
     case Reason::kBlockSizeMismatch: return "block-size-mismatch";
     case Reason::kAxisError: return "axis-error";
   }

@@ -90,5 +90,30 @@ TEST_CASE("shared models match PyTorch in float", "[exec][models]") {
   }
 }
 
+// Two PyTorch models exported by tests/data/models/make_torch_zoo.py (random weights) that
+// together use most of the op set: BatchNormalization kept as a node, depthwise, dilated and
+// transposed convs, nearest and bilinear Resize with scales and sizes computed by shape chains,
+// Pad, pools with pads, reductions, a written-out attention block with a dynamic batch, LayerNorm,
+// erf-GELU, Pow/Sqrt/Exp/Log/Min/Max.  Expected: PyTorch's own outputs, within the issue's
+// 1e-4 of the output range.
+TEST_CASE("PyTorch zoo models match PyTorch in float", "[exec][models]") {
+  for (const char* name : {"zoo_vision", "zoo_sequence"}) {
+    INFO(name);
+    auto ex = LoadModel(name);
+    const Tensor in = LoadNpy(std::string(name) + ".input0.npy");
+    const Tensor want = LoadNpy(std::string(name) + ".output0.npy");
+    RunResult r = ex->Run({in});
+    INFO(RenderText(r.diagnostics));
+    REQUIRE(r.ok());
+    CHECK(RelativeMaxError(r.outputs[0], want) <= 1e-4);
+    // The dynamic batch: each sample alone gives its row of the batched output.
+    std::vector<Tensor> batch = {in};
+    RunResult one_by_one = ex->RunBatched(batch, 1);
+    INFO(RenderText(one_by_one.diagnostics));
+    REQUIRE(one_by_one.ok());
+    CHECK(RelativeMaxError(one_by_one.outputs[0], want) <= 1e-4);
+  }
+}
+
 }  // namespace
 }  // namespace qrules

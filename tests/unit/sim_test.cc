@@ -250,3 +250,43 @@ TEST_CASE("a split edge's observer sees each batch once", "[sim]") {
   CHECK(r.report->quantized_outputs[0].f32[3] == Approx(std::nearbyint(0.77f / scale) * scale).epsilon(1e-6));
   CHECK(r.report->quantized_outputs[1].f32[3] == 0.77f);
 }
+
+TEST_CASE("W8A8 on a PyTorch export whose Resize scales are computed", "[sim][models]") {
+  // zoo_vision builds a Resize's scales with Concat (a registered op) from constants: a float
+  // tensor that is not an activation.  Fake-quantizing it changed the resized shape; the plan
+  // now leaves every tensor computed from constants and shapes alone (reason `constant`).
+  const std::string dir = std::string(QRULES_TEST_DATA_DIR) + "/models/";
+  ImportOptions o;
+  o.module_map_path = dir + "zoo_vision.modules.json";
+  ImportResult m = ImportOnnxFile(dir + "zoo_vision.onnx", o);
+  REQUIRE(m.ok());
+  CompileResult c = CompileFile(std::string(QRULES_SOURCE_DIR) + "/rules/w8a8.qrules");
+  INFO(RenderText(c.diagnostics));
+  REQUIRE(c.ok());
+  PlanResult p = Resolve(c.rules, m.model);
+  INFO(RenderText(p.diagnostics));
+  REQUIRE(p.ok());
+  int resizes = 0;
+  for (const OpPlan& op : p.plan->ops) {
+    const Op& o2 = m.model->op(op.op);
+    if (o2.type != "upsample") continue;
+    ++resizes;
+    for (const TensorPlan& tp : op.tensors) {
+      if (tp.role != TensorRole::kInput || tp.tensor == o2.inputs[0]) continue;
+      INFO("Resize input " << m.model->tensor(tp.tensor).name);
+      CHECK(tp.point < 0);
+      if (m.model->tensor(tp.tensor).is_float()) CHECK(tp.reason == Reason::kConstant);
+    }
+  }
+  CHECK(resizes == 2);
+  SimulatorResult s = Simulator::Create(p.plan);
+  REQUIRE(s.ok());
+  NpyResult x = ReadNpyFile(dir + "zoo_vision.input0.npy");
+  REQUIRE(x.ok());
+  std::vector<Tensor> inputs{*x.tensor};
+  REQUIRE_FALSE(HasErrors(s.simulator->Calibrate(inputs, 1)));
+  SimReportResult r = s.simulator->Evaluate(inputs, nullptr, 2);
+  INFO(RenderText(r.diagnostics));
+  REQUIRE(r.ok());
+  CHECK(r.report->quantized_outputs[0].shape == std::vector<int64_t>{2, 5});
+}
