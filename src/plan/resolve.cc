@@ -294,6 +294,18 @@ class Resolver {
     }
   }
 
+  // Leaf modules that are one unregistered op in the torch program (F.layer_norm, ...) but that
+  // ONNX exports below opset 17 decompose into ReduceMean, Sub, Pow, Sqrt, Div, Mul, Add: those
+  // pieces are not the program's ops, so none of them is a pattern key (no fake-quant inside).
+  bool InsideUnregisteredModuleOp(const Op& op) const {
+    static constexpr std::string_view kSingleOpModules[] = {
+        "torch.nn.modules.normalization.LayerNorm", "torch.nn.modules.normalization.GroupNorm",
+        "torch.nn.modules.instancenorm.InstanceNorm1d", "torch.nn.modules.instancenorm.InstanceNorm2d",
+        "torch.nn.modules.instancenorm.InstanceNorm3d"};
+    const std::string& type = M().module(op.module).type;
+    return std::find(std::begin(kSingleOpModules), std::end(kSingleOpModules), type) != std::end(kSingleOpModules);
+  }
+
   bool IsActivation(TensorId t) const { return M().tensor(t).is_float() && value_dependent_[static_cast<size_t>(t)]; }
 
   // Why a non-state tensor can never carry a fake-quant, or nullopt.
@@ -317,7 +329,7 @@ class Resolver {
       plan_->input_points[i].assign(op.inputs.size(), Plan::kInheritPoint);
       plan_->output_points[i].assign(op.outputs.size(), -1);
       const OpTypeInfo* info = FindOpTypeCached(op.type);
-      registered_[i] = info && info->is_pattern_key();
+      registered_[i] = info && info->is_pattern_key() && !InsideUnregisteredModuleOp(op);
       OpPlan& p = plan_->ops[i];
       auto inputs = DistinctInputs(op);
       for (size_t k = 0; k < inputs.size(); ++k) {
@@ -408,6 +420,60 @@ class Resolver {
     return t.consumers[0];
   }
 
+  // A linear exported as MatMul (3-D inputs) carries its bias in a separate Add of a rank-1
+  // non-activation tensor in the same module: torch's F.linear has the bias built in, so the Add
+  // belongs to the linear (its output, not the MatMul's, is the linear's output).
+  OpId BiasAddAfter(const Op& op) const {
+    if (op.onnx_type != "MatMul") return kNoOp;
+    const OpId next = SoleConsumer(op);
+    if (next == kNoOp) return kNoOp;
+    const Op& add = M().op(next);
+    if (add.type != "add" || add.inputs.size() != 2 || add.module != op.module) return kNoOp;
+    const TensorId other = add.inputs[0] == op.outputs[0] ? add.inputs[1] : add.inputs[0];
+    if (other == kNoTensor || other == op.outputs[0] || value_dependent_[static_cast<size_t>(other)]) return kNoOp;
+    const TensorInfo& b = M().tensor(other);
+    return b.is_float() && b.shape.known && b.shape.rank() == 1 ? next : kNoOp;
+  }
+
+  // The erf-GELU chain PyTorch exports below opset 20 for one gelu:
+  //   y = Mul(Mul(x, Add(Erf(Div(x, c1)), c2)), c3)
+  // Its ops in order when `x` (an output of `producer`) is read by exactly the chain's Div and
+  // first Mul, else empty.  In the torch program this is one activation.
+  std::vector<OpId> GeluChainAfter(const Op& producer) const {
+    if (producer.outputs.empty()) return {};
+    const TensorId x = producer.outputs[0];
+    const TensorInfo& xi = M().tensor(x);
+    if (xi.consumers.size() != 2 || std::find(M().outputs().begin(), M().outputs().end(), x) != M().outputs().end()) {
+      return {};
+    }
+    auto constant_other = [&](const Op& op, TensorId mine) {
+      if (op.inputs.size() != 2) return false;
+      const TensorId other = op.inputs[0] == mine ? op.inputs[1] : op.inputs[0];
+      return other != kNoTensor && other != mine && !value_dependent_[static_cast<size_t>(other)];
+    };
+    for (OpId d : xi.consumers) {
+      const Op& div = M().op(d);
+      if (div.type != "div" || div.inputs.empty() || div.inputs[0] != x || !constant_other(div, x)) continue;
+      const OpId e = SoleConsumer(div);
+      if (e == kNoOp || M().op(e).type != "erf") return {};
+      const OpId a = SoleConsumer(M().op(e));
+      if (a == kNoOp || M().op(a).type != "add" || !constant_other(M().op(a), M().op(e).outputs[0])) return {};
+      const OpId m1 = SoleConsumer(M().op(a));
+      if (m1 == kNoOp || M().op(m1).type != "mul") return {};
+      const Op& mul1 = M().op(m1);
+      const TensorId erf_plus_one = M().op(a).outputs[0];
+      if (mul1.inputs.size() != 2 || !((mul1.inputs[0] == x && mul1.inputs[1] == erf_plus_one) ||
+                                       (mul1.inputs[1] == x && mul1.inputs[0] == erf_plus_one))) {
+        return {};
+      }
+      if (std::find(xi.consumers.begin(), xi.consumers.end(), m1) == xi.consumers.end()) return {};
+      const OpId m2 = SoleConsumer(mul1);
+      if (m2 == kNoOp || M().op(m2).type != "mul" || !constant_other(M().op(m2), mul1.outputs[0])) return {};
+      return {d, e, a, m1, m2};
+    }
+    return {};
+  }
+
   void AnnotatePatterns() {
     std::vector<PatternMatch> matches;
     std::vector<size_t> topo(M().ops().size());
@@ -422,16 +488,31 @@ class Resolver {
       };
       bool weighted = fam == "conv" || fam == "conv_transpose" || fam == "linear";
       bool act_tail = weighted || fam == "matmul" || fam == "add" || fam == "mul";
-      OpId next = SoleConsumer(op);
+      // The op itself, with a MatMul linear's bias Add.
+      std::vector<OpId> head = {static_cast<OpId>(i)};
+      if (fam == "linear") {
+        if (const OpId bias = BiasAddAfter(op); bias != kNoOp) head.push_back(bias);
+      }
+      auto with = [&](std::initializer_list<std::vector<OpId>> tails) {
+        std::vector<OpId> ops = head;
+        for (const auto& t : tails) ops.insert(ops.end(), t.begin(), t.end());
+        return ops;
+      };
+      const Op& last = M().op(head.back());
+      OpId next = SoleConsumer(last);
       const OpTypeInfo* next_info = next != kNoOp ? FindOpTypeCached(M().op(next).type) : nullptr;
       if (weighted && next_info && next_info->batch_norm) {
         OpId after = SoleConsumer(M().op(next));
         const OpTypeInfo* after_info = after != kNoOp ? FindOpTypeCached(M().op(after).type) : nullptr;
-        if (after_info && after_info->activation) add({static_cast<OpId>(i), next, after});
-        add({static_cast<OpId>(i), next});
+        if (after_info && after_info->activation) add(with({{next, after}}));
+        if (std::vector<OpId> gelu = GeluChainAfter(M().op(next)); !gelu.empty()) add(with({{next}, gelu}));
+        add(with({{next}}));
       }
-      if (act_tail && next_info && next_info->activation) add({static_cast<OpId>(i), next});
-      add({static_cast<OpId>(i)});
+      if (act_tail && next_info && next_info->activation) add(with({{next}}));
+      if (act_tail) {
+        if (std::vector<OpId> gelu = GeluChainAfter(last); !gelu.empty()) add(with({gelu}));
+      }
+      add(head);
     }
     std::stable_sort(matches.begin(), matches.end(), [](const PatternMatch& a, const PatternMatch& b) {
       return std::make_tuple(static_cast<int>(a.module_level), static_cast<int>(a.op_level), -static_cast<int>(a.ops.size()), a.key) <
@@ -446,10 +527,17 @@ class Resolver {
   }
 
   static std::string PatternName(std::string_view fam, const std::vector<OpId>& ops, const Model& model) {
+    // Inner ops come from AnnotatePatterns: batch_norm, an activation, a MatMul linear's bias Add
+    // (part of the linear: no suffix), or an erf-GELU chain (one activation, named by its Div).
     std::string name(fam);
     for (size_t i = 1; i < ops.size(); ++i) {
-      const OpTypeInfo* info = FindOpType(model.op(ops[i]).type);
-      name += info && info->batch_norm ? "_bn" : "_act";
+      const Op& op = model.op(ops[i]);
+      const OpTypeInfo* info = FindOpType(op.type);
+      if (info && info->batch_norm) {
+        name += "_bn";
+      } else if ((info && info->activation) || op.type == "div") {
+        name += "_act";
+      }
     }
     return name;
   }

@@ -136,3 +136,56 @@ TEST_CASE("every preset resolves on every shared model", "[plan][models]") {
     }
   }
 }
+
+// zoo_sequence (tests/data/models/make_torch_zoo.py) is a PyTorch export at opset 13: its
+// nn.Linear layers on 3-D inputs become MatMul + Add(bias), F.gelu the erf chain Div, Erf, Add,
+// Mul, Mul, and nn.LayerNorm nine element-wise ops.  In the PyTorch program each is one op, so
+// (semantics §b.4-b.5) a linear's output fake-quant sits after its bias, gelu fuses into the
+// linear before it, and the unregistered layer_norm carries no fake-quant inside.
+TEST_CASE("zoo_sequence with w8a8: exported decompositions are the torch program's ops", "[plan][models]") {
+  auto model = Load("zoo_sequence");
+  PlanResult r = PlanWith("w8a8.qrules", model);
+  INFO(RenderText(r.diagnostics));
+  REQUIRE(r.ok());
+  const Plan& plan = *r.plan;
+  auto ops_of = [&](const std::string& module) {
+    auto id = plan.model->ModuleIdOf(module);
+    REQUIRE(id.has_value());
+    return plan.model->module(*id).ops;
+  };
+  auto output_point = [&](OpId op) {
+    for (const TensorPlan& tp : plan.ops[static_cast<size_t>(op)].tensors) {
+      if (tp.role == TensorRole::kOutput) return tp.point;
+    }
+    return -1;
+  };
+  for (const char* linear : {"qkv", "proj", "ff1", "ff2", "out"}) {
+    INFO("linear " << linear);
+    const std::vector<OpId> ops = ops_of(linear);
+    if (plan.model->op(ops[0]).onnx_type != "MatMul") continue;  // `out` acts on 2-D: a Gemm
+    REQUIRE(ops.size() == 2);  // MatMul, Add
+    const OpPlan& mm = plan.ops[static_cast<size_t>(ops[0])];
+    CHECK(mm.pattern.rfind("linear", 0) == 0);
+    CHECK(plan.ops[static_cast<size_t>(ops[1])].fused_into == ops[0]);
+    CHECK(output_point(ops[0]) < 0);  // MatMul's output: inside the linear
+    if (std::string(linear) != "ff1") CHECK(output_point(ops[1]) >= 0);  // after the bias
+  }
+  // ff1 -> gelu: one pattern; the fake-quant after the chain's last Mul, none inside.
+  const OpId ff1 = ops_of("ff1")[0];
+  const OpPlan& ff1_plan = plan.ops[static_cast<size_t>(ff1)];
+  CHECK(ff1_plan.pattern == "linear_act");
+  REQUIRE(ff1_plan.fused.size() == 6);  // the bias Add and the five GELU ops
+  for (size_t i = 0; i + 1 < ff1_plan.fused.size(); ++i) CHECK(output_point(ff1_plan.fused[i]) < 0);
+  CHECK(plan.model->op(ff1_plan.fused.back()).type == "mul");
+  CHECK(output_point(ff1_plan.fused.back()) >= 0);
+  // LayerNorm: nine ops, none quantized; the linear after it quantizes its input.
+  for (const char* norm : {"norm1", "norm2"}) {
+    INFO("layer norm " << norm);
+    const std::vector<OpId> ops = ops_of(norm);
+    CHECK(ops.size() >= 5);
+    for (OpId o : ops) {
+      CHECK(plan.ops[static_cast<size_t>(o)].pattern.empty());
+      CHECK(output_point(o) < 0);
+    }
+  }
+}
