@@ -435,6 +435,29 @@ class Resolver {
     return b.is_float() && b.shape.known && b.shape.rank() == 1 ? next : kNoOp;
   }
 
+  // x * sigmoid(x), PyTorch's export of SiLU (Sigmoid then Mul with x): one activation in the
+  // torch program.  Its two ops when `x` (an output of `producer`) is read by exactly those two.
+  std::vector<OpId> SiluChainAfter(const Op& producer) const {
+    if (producer.outputs.empty()) return {};
+    const TensorId x = producer.outputs[0];
+    const TensorInfo& xi = M().tensor(x);
+    if (xi.consumers.size() != 2 || std::find(M().outputs().begin(), M().outputs().end(), x) != M().outputs().end()) {
+      return {};
+    }
+    for (OpId s : xi.consumers) {
+      const Op& sig = M().op(s);
+      if (sig.type != "sigmoid" || sig.inputs.empty() || sig.inputs[0] != x) continue;
+      const OpId m = SoleConsumer(sig);
+      if (m == kNoOp || M().op(m).type != "mul") return {};
+      const Op& mul = M().op(m);
+      const bool reads_both = mul.inputs.size() == 2 && ((mul.inputs[0] == x && mul.inputs[1] == sig.outputs[0]) ||
+                                                         (mul.inputs[1] == x && mul.inputs[0] == sig.outputs[0]));
+      if (!reads_both || std::find(xi.consumers.begin(), xi.consumers.end(), m) == xi.consumers.end()) return {};
+      return {s, m};
+    }
+    return {};
+  }
+
   // The erf-GELU chain PyTorch exports below opset 20 for one gelu:
   //   y = Mul(Mul(x, Add(Erf(Div(x, c1)), c2)), c3)
   // Its ops in order when `x` (an output of `producer`) is read by exactly the chain's Div and
@@ -505,12 +528,16 @@ class Resolver {
         OpId after = SoleConsumer(M().op(next));
         const OpTypeInfo* after_info = after != kNoOp ? FindOpTypeCached(M().op(after).type) : nullptr;
         if (after_info && after_info->activation) add(with({{next, after}}));
-        if (std::vector<OpId> gelu = GeluChainAfter(M().op(next)); !gelu.empty()) add(with({{next}, gelu}));
+        for (const std::vector<OpId>& chain : {GeluChainAfter(M().op(next)), SiluChainAfter(M().op(next))}) {
+          if (!chain.empty()) add(with({{next}, chain}));
+        }
         add(with({{next}}));
       }
       if (act_tail && next_info && next_info->activation) add(with({{next}}));
       if (act_tail) {
-        if (std::vector<OpId> gelu = GeluChainAfter(last); !gelu.empty()) add(with({gelu}));
+        for (const std::vector<OpId>& chain : {GeluChainAfter(last), SiluChainAfter(last)}) {
+          if (!chain.empty()) add(with({chain}));
+        }
       }
       add(head);
     }
@@ -528,7 +555,8 @@ class Resolver {
 
   static std::string PatternName(std::string_view fam, const std::vector<OpId>& ops, const Model& model) {
     // Inner ops come from AnnotatePatterns: batch_norm, an activation, a MatMul linear's bias Add
-    // (part of the linear: no suffix), or an erf-GELU chain (one activation, named by its Div).
+    // (part of the linear: no suffix), an erf-GELU chain (one activation, named by its Div) or a
+    // SiLU chain (named by its Sigmoid).
     std::string name(fam);
     for (size_t i = 1; i < ops.size(); ++i) {
       const Op& op = model.op(ops[i]);

@@ -189,3 +189,29 @@ TEST_CASE("zoo_sequence with w8a8: exported decompositions are the torch program
     }
   }
 }
+
+// zoo_vision: F.silu(conv(z)) exports as Sigmoid + Mul(conv_out, sigmoid): one activation after
+// the conv (torch: conv -> silu, fused).  sigmoid(conv(d)) * d multiplies by another tensor: the
+// sigmoid is the conv's activation and the Mul is an op of its own.
+TEST_CASE("zoo_vision with w8a8: SiLU fuses into its conv, a gating Mul does not", "[plan][models]") {
+  auto model = Load("zoo_vision");
+  PlanResult r = PlanWith("w8a8.qrules", model);
+  INFO(RenderText(r.diagnostics));
+  REQUIRE(r.ok());
+  const Plan& plan = *r.plan;
+  auto conv_of = [&](const std::string& module) -> const OpPlan& {
+    auto id = plan.model->ModuleIdOf(module);
+    REQUIRE(id.has_value());
+    REQUIRE(plan.model->module(*id).ops.size() == 1);
+    return plan.ops[static_cast<size_t>(plan.model->module(*id).ops[0])];
+  };
+  const OpPlan& mix = conv_of("mix");
+  CHECK(mix.pattern == "conv_act");
+  REQUIRE(mix.fused.size() == 2);
+  CHECK(plan.model->op(mix.fused[0]).type == "sigmoid");
+  CHECK(plan.model->op(mix.fused[1]).type == "mul");
+  const OpPlan& dilated = conv_of("dilated");
+  CHECK(dilated.pattern == "conv_act");
+  REQUIRE(dilated.fused.size() == 1);
+  CHECK(plan.model->op(dilated.fused[0]).type == "sigmoid");
+}

@@ -23,7 +23,8 @@ from export_torch import export  # noqa: E402
 
 
 class Vision(nn.Module):
-    """Conv/BN/activations, depthwise and transposed conv, resizes, pools, concat, pad."""
+    """Conv/BN/activations (SiLU as Sigmoid + Mul), depthwise and transposed conv, resizes, pools,
+    concat, pad."""
 
     def __init__(self):
         super().__init__()
@@ -43,7 +44,7 @@ class Vision(nn.Module):
         n = F.interpolate(d, scale_factor=2.0, mode="nearest")  # Resize nearest
         z = torch.cat([u, n[:, :4], y[:, 4:]], dim=1)            # Slice, Concat
         z = F.pad(z, (1, 0, 0, 1))                               # Pad
-        z = self.mix(z)
+        z = F.silu(self.mix(z))                                  # SiLU: Sigmoid, Mul
         z = F.interpolate(z, size=(6, 6), mode="bilinear", align_corners=False)  # Resize linear
         a = F.avg_pool2d(z, 2)                                   # AveragePool
         m = F.max_pool2d(z, 3, stride=2, padding=1)              # MaxPool with pads
