@@ -1,0 +1,286 @@
+// The executor's fast paths against straightforward reference loops: separable max pooling,
+// Conv+BatchNormalization folding (with hooks and state changes), and the vectorised
+// Softmax / erf / GELU / LayerNormalization kernels (vec.h).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "qrules/executor.h"
+#include "qrules/ir.h"
+#include "unit/exec_test_util.h"
+
+namespace qrules {
+namespace {
+
+using namespace qrules::testing;
+
+std::vector<float> Pseudo(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    v[i] = lo + (hi - lo) * static_cast<float>((seed >> 8) % 2001) / 2000.0f;
+  }
+  return v;
+}
+
+TEST_CASE("MaxPool without dilation matches a per-window loop", "[exec][pool]") {
+  struct Case {
+    int64_t c, h, w, kh, kw, sh, sw, pt, pl, pb, pr;
+    bool ceil;
+  };
+  const Case cases[] = {
+      {3, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, false},  // ResNet stem pool
+      {2, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, false},    // stride 1, same size
+      {2, 9, 8, 2, 3, 2, 1, 0, 2, 1, 0, false},    // asymmetric kernel and pads
+      {1, 7, 7, 2, 2, 2, 2, 0, 0, 0, 0, true},     // ceil mode: partial last window
+      {2, 6, 11, 3, 2, 3, 2, 1, 0, 0, 1, true},    // ceil mode with pads and odd strides
+      {1, 5, 5, 5, 5, 1, 1, 2, 2, 2, 2, false},    // windows larger than half the input
+  };
+  uint32_t seed = 7;
+  for (const Case& k : cases) {
+    auto xv = Pseudo(k.c * k.h * k.w, seed++);
+    AttrMap a;
+    a.Set("kernel_shape", AInts({k.kh, k.kw}));
+    a.Set("strides", AInts({k.sh, k.sw}));
+    a.Set("pads", AInts({k.pt, k.pl, k.pb, k.pr}));
+    if (k.ceil) a.Set("ceil_mode", AInt(1));
+    auto out_size = [&](int64_t n, int64_t kk, int64_t s, int64_t p0, int64_t p1) {
+      const int64_t span = n + p0 + p1 - kk;
+      int64_t o = (k.ceil ? (span + s - 1) / s : span / s) + 1;
+      if (k.ceil && (o - 1) * s >= n + p0) --o;
+      return o;
+    };
+    const int64_t oh = out_size(k.h, k.kh, k.sh, k.pt, k.pb);
+    const int64_t ow = out_size(k.w, k.kw, k.sw, k.pl, k.pr);
+    std::vector<float> want;
+    for (int64_t c = 0; c < k.c; ++c)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          float m = -std::numeric_limits<float>::infinity();
+          for (int64_t i = 0; i < k.kh; ++i)
+            for (int64_t j = 0; j < k.kw; ++j) {
+              const int64_t iy = oy * k.sh - k.pt + i, ix = ox * k.sw - k.pl + j;
+              if (iy >= 0 && iy < k.h && ix >= 0 && ix < k.w)
+                m = std::max(m, xv[(c * k.h + iy) * k.w + ix]);
+            }
+          want.push_back(m);
+        }
+    auto r = RunOp("MaxPool", {F({1, k.c, k.h, k.w}, xv)}, a);
+    INFO("case h=" << k.h << " w=" << k.w << " k=" << k.kh << "x" << k.kw);
+    REQUIRE(r.error.empty());
+    CheckClose(r.outputs[0], {1, k.c, oh, ow}, want, 0.0f);
+  }
+}
+
+TensorSpec Act(std::string name) {
+  TensorSpec s;
+  s.name = std::move(name);
+  s.dtype = ElementType::kFloat32;
+  return s;
+}
+
+TensorSpec State(std::string name, Tensor v) {
+  TensorSpec s;
+  s.name = std::move(name);
+  s.dtype = v.type;
+  s.shape = Shape::Of(v.shape);
+  s.data = std::move(v);
+  return s;
+}
+
+OpSpec MakeOp(std::string name, std::string onnx_type, std::vector<std::string> inputs,
+              std::vector<TensorSpec> outputs, AttributeMap attrs = {}) {
+  OpSpec o;
+  o.name = std::move(name);
+  o.type = onnx_type;
+  o.onnx_type = std::move(onnx_type);
+  o.inputs = std::move(inputs);
+  o.outputs = std::move(outputs);
+  o.attributes = std::move(attrs);
+  return o;
+}
+
+// x [N,C,H,W] -> Conv(w, [b]; 3x3, stride 2, pads 1) -> BatchNormalization -> Relu -> y.
+struct ConvBn {
+  int64_t n = 2, c = 3, h = 9, w = 8, m = 5;
+  std::vector<float> x, wt, b, scale, beta, mean, var;
+  float eps = 1e-3f;
+  bool bias = true;
+
+  std::shared_ptr<const Model> Build() const {
+    ModelBuilder mb;
+    TensorSpec in;
+    in.name = "x";
+    in.shape = Shape::Of(std::vector<int64_t>{-1, c, h, w});
+    mb.AddInput(in);
+    mb.AddState(State("w", F({m, c, 3, 3}, wt)));
+    if (bias) mb.AddState(State("b", F({m}, b)));
+    mb.AddState(State("scale", F({m}, scale)));
+    mb.AddState(State("beta", F({m}, beta)));
+    mb.AddState(State("mean", F({m}, mean)));
+    mb.AddState(State("var", F({m}, var)));
+    std::vector<std::string> conv_in = {"x", "w"};
+    if (bias) conv_in.push_back("b");
+    mb.AddOp(MakeOp("conv", "Conv", conv_in, {Act("t")},
+                    {{"strides", Attribute::Ints({2, 2})},
+                     {"pads", Attribute::Ints({1, 1, 1, 1})},
+                     {"kernel_shape", Attribute::Ints({3, 3})}}));
+    mb.AddOp(MakeOp("bn", "BatchNormalization", {"t", "scale", "beta", "mean", "var"},
+                    {Act("u")}, {{"epsilon", Attribute::Float(eps)}}));
+    mb.AddOp(MakeOp("relu", "Relu", {"u"}, {Act("y")}));
+    mb.AddOutput("y");
+    ModelResult r = std::move(mb).Build();
+    INFO(RenderText(r.diagnostics));
+    REQUIRE(r.ok());
+    return r.model;
+  }
+
+  int64_t oh() const { return (h + 2 - 3) / 2 + 1; }
+  int64_t ow() const { return (w + 2 - 3) / 2 + 1; }
+
+  // The conv output t (before BatchNormalization), in double.
+  std::vector<double> ConvOut(const std::vector<float>& weights) const {
+    std::vector<double> t;
+    for (int64_t nn = 0; nn < n; ++nn)
+      for (int64_t mm = 0; mm < m; ++mm)
+        for (int64_t oy = 0; oy < oh(); ++oy)
+          for (int64_t ox = 0; ox < ow(); ++ox) {
+            double s = bias ? b[mm] : 0.0;
+            for (int64_t cc = 0; cc < c; ++cc)
+              for (int64_t i = 0; i < 3; ++i)
+                for (int64_t j = 0; j < 3; ++j) {
+                  const int64_t iy = oy * 2 - 1 + i, ix = ox * 2 - 1 + j;
+                  if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                  s += static_cast<double>(x[((nn * c + cc) * h + iy) * w + ix]) *
+                       weights[((mm * c + cc) * 3 + i) * 3 + j];
+                }
+            t.push_back(s);
+          }
+    return t;
+  }
+
+  // relu(BatchNormalization(conv)) from the ONNX definitions, unfolded.
+  std::vector<float> Expected(const std::vector<float>& weights) const {
+    std::vector<double> t = ConvOut(weights);
+    std::vector<float> y;
+    const int64_t plane = oh() * ow();
+    for (size_t i = 0; i < t.size(); ++i) {
+      const int64_t mm = static_cast<int64_t>(i) / plane % m;
+      const double v = (t[i] - mean[mm]) / std::sqrt(static_cast<double>(var[mm]) + eps) *
+                           scale[mm] + beta[mm];
+      y.push_back(static_cast<float>(std::max(v, 0.0)));
+    }
+    return y;
+  }
+};
+
+TEST_CASE("Conv+BatchNormalization folding matches the unfolded ops", "[exec][executor][conv]") {
+  for (bool bias : {true, false}) {
+    ConvBn k;
+    k.bias = bias;
+    k.x = Pseudo(k.n * k.c * k.h * k.w, 11);
+    k.wt = Pseudo(k.m * k.c * 9, 12);
+    k.b = Pseudo(k.m, 13);
+    k.scale = Pseudo(k.m, 14, 0.5f, 2.0f);
+    k.beta = Pseudo(k.m, 15);
+    k.mean = Pseudo(k.m, 16);
+    k.var = Pseudo(k.m, 17, 0.1f, 3.0f);
+    std::shared_ptr<const Model> model = k.Build();
+    ExecutorResult e = Executor::Create(model);
+    REQUIRE(e.ok());
+    Executor& ex = *e.executor;
+    const Tensor in = F({k.n, k.c, k.h, k.w}, k.x);
+    const std::vector<int64_t> shape = {k.n, k.m, k.oh(), k.ow()};
+    INFO("conv bias " << bias);
+    CheckClose(ex.Run({in}).outputs[0], shape, k.Expected(k.wt), 1e-4f);
+    CheckClose(ex.Run({in}).outputs[0], shape, k.Expected(k.wt), 1e-4f);  // cached fold
+
+    // A hook on the conv output sees the unfolded conv result (no folding then).
+    std::vector<float> seen;
+    ex.SetHook([&](const TensorEvent&, Tensor& t) { seen = t.f32; },
+               [](const Model& mm, OpId op, TensorSlot s) {
+                 return mm.op(op).name == "conv" && s.kind == TensorSlot::Kind::kOutput
+                            ? HookMode::kObserve
+                            : HookMode::kNone;
+               });
+    CheckClose(ex.Run({in}).outputs[0], shape, k.Expected(k.wt), 1e-4f);
+    std::vector<double> conv = k.ConvOut(k.wt);
+    REQUIRE(seen.size() == conv.size());
+    for (size_t i = 0; i < conv.size(); ++i) CHECK(seen[i] == Approx(conv[i]).margin(1e-4));
+
+    // A hook that modifies the weight input every run: folding must not cache stale weights.
+    int runs = 0;
+    ex.SetHook([&](const TensorEvent&, Tensor& t) { for (float& v : t.f32) v *= float(runs); },
+               [](const Model& mm, OpId op, TensorSlot s) {
+                 return mm.op(op).name == "conv" && s.kind == TensorSlot::Kind::kInput &&
+                                s.index == 1
+                            ? HookMode::kModify
+                            : HookMode::kNone;
+               });
+    for (runs = 1; runs <= 2; ++runs) {
+      std::vector<float> scaled = k.wt;
+      for (float& v : scaled) v *= float(runs);
+      CheckClose(ex.Run({in}).outputs[0], shape, k.Expected(scaled), 1e-4f);
+    }
+    ex.ClearHook();
+
+    // Changed states are folded again; ResetStates restores the originals.
+    ex.TransformStates([&](TensorId, const TensorInfo& info, Tensor& v) {
+      if (info.name == "w") for (float& f : v.f32) f *= -0.5f;
+    });
+    std::vector<float> halved = k.wt;
+    for (float& v : halved) v *= -0.5f;
+    CheckClose(ex.Run({in}).outputs[0], shape, k.Expected(halved), 1e-4f);
+    ex.ResetStates();
+    CheckClose(ex.Run({in}).outputs[0], shape, k.Expected(k.wt), 1e-4f);
+  }
+}
+
+TEST_CASE("vectorised Softmax, Erf, Gelu and LayerNormalization match scalar formulas",
+          "[exec]") {
+  const int64_t rows = 3, len = 37;  // not a multiple of any vector width
+  auto xv = Pseudo(rows * len, 21, -6.0f, 6.0f);
+  const Tensor x = F({rows, len}, xv);
+  std::vector<float> soft, logsoft, erf, gelu;
+  for (int64_t r = 0; r < rows; ++r) {
+    double mx = -1e30, sum = 0;
+    for (int64_t i = 0; i < len; ++i) mx = std::max(mx, double(xv[r * len + i]));
+    for (int64_t i = 0; i < len; ++i) sum += std::exp(xv[r * len + i] - mx);
+    for (int64_t i = 0; i < len; ++i) {
+      soft.push_back(static_cast<float>(std::exp(xv[r * len + i] - mx) / sum));
+      logsoft.push_back(static_cast<float>(xv[r * len + i] - mx - std::log(sum)));
+    }
+  }
+  for (float v : xv) {
+    erf.push_back(static_cast<float>(std::erf(double(v))));
+    gelu.push_back(static_cast<float>(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)))));
+  }
+  CheckClose(RunOp("Softmax", {x}).outputs[0], {rows, len}, soft, 1e-6f);
+  CheckClose(RunOp("LogSoftmax", {x}).outputs[0], {rows, len}, logsoft, 1e-5f);
+  CheckClose(RunOp("Erf", {x}).outputs[0], {rows, len}, erf, 1e-6f);
+  CheckClose(RunOp("Gelu", {x}, {}, 1, 20).outputs[0], {rows, len}, gelu, 1e-5f);
+
+  auto scale = Pseudo(len, 22), bias = Pseudo(len, 23);
+  std::vector<float> ln;
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < len; ++i) mean += xv[r * len + i];
+    mean /= len;
+    for (int64_t i = 0; i < len; ++i) var += (xv[r * len + i] - mean) * (xv[r * len + i] - mean);
+    var /= len;
+    for (int64_t i = 0; i < len; ++i)
+      ln.push_back(static_cast<float>((xv[r * len + i] - mean) / std::sqrt(var + 1e-5) * scale[i] +
+                                      bias[i]));
+  }
+  AttrMap a;
+  a.Set("axis", AInt(-1));
+  CheckClose(RunOp("LayerNormalization", {x, F({len}, scale), F({len}, bias)}, a).outputs[0],
+             {rows, len}, ln, 1e-5f);
+}
+
+}  // namespace
+}  // namespace qrules
