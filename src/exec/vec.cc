@@ -17,6 +17,8 @@ namespace qrules::internal {
   void Gelu(const float*, float*, int64_t);                                                     \
   void LayerNormRows(const float*, float*, int64_t, int64_t, const float*, const float*, float, \
                      float*, float*);                                                           \
+  void ConvSmallK(const float*, int64_t, int64_t, int64_t, int64_t, const float*, int64_t,      \
+                  int64_t, int64_t, int64_t, int64_t, float*, int64_t);                         \
   }
 #if defined(QRULES_EXEC_X86_VARIANTS)
 QRULES_VEC_DECLARE(vec_avx2)
@@ -27,7 +29,7 @@ QRULES_VEC_DECLARE(vec_avx512)
 namespace {
 
 #define QRULES_VEC_TABLE(ns) \
-  VecKernels { &ns::SoftmaxRows, &ns::Erf, &ns::Gelu, &ns::LayerNormRows }
+  VecKernels { &ns::SoftmaxRows, &ns::Erf, &ns::Gelu, &ns::LayerNormRows, &ns::ConvSmallK }
 
 struct Choice {
   VecKernels kernels;

@@ -22,6 +22,13 @@ struct VecKernels {
   // their pointers are not null.
   void (*layer_norm_rows)(const float* x, float* y, int64_t rows, int64_t len, const float* scale,
                           const float* bias, float eps, float* mean_out, float* inv_out);
+  // Direct convolution over a zero-padded image for short reductions (C*KH*KW <= 288, where
+  // im2col and GEMM packing cost as much as the products): out[m][p] = sum_{c,i,j} w[m,c,i,j] *
+  // padded[c*plane + i*dh*wp + j*dw + p] for p < ncol (rows of the padded width wp; the caller
+  // drops the wrap-around columns).  `out` rows are `ldo` apart.
+  void (*conv_small_k)(const float* padded, int64_t c, int64_t plane, int64_t wp, int64_t ncol,
+                       const float* w, int64_t m, int64_t kh, int64_t kw, int64_t dh, int64_t dw,
+                       float* out, int64_t ldo);
 };
 
 // The variant for this CPU; QRULES_EXEC_GEMM=generic|avx2 caps it like the GEMM's.
