@@ -76,6 +76,42 @@ TEST_CASE("MaxPool without dilation matches a per-window loop", "[exec][pool]") 
   }
 }
 
+TEST_CASE("Transpose of strided inner dims matches index arithmetic", "[exec]") {
+  const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> cases = {
+      {{2, 3, 17, 20}, {0, 2, 3, 1}},  // attention keys
+      {{33, 18}, {1, 0}},
+      {{5, 4, 19}, {2, 0, 1}},
+      {{3, 1, 7, 2}, {3, 1, 2, 0}},    // size-1 dim in between
+      {{4, 6, 5}, {1, 2, 0}},
+  };
+  uint32_t seed = 31;
+  for (const auto& [shape, perm] : cases) {
+    const size_t r = shape.size();
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    auto xv = Pseudo(static_cast<size_t>(n), seed++);
+    std::vector<int64_t> oshape(r), istr(r, 1);
+    for (size_t i = r - 1; i-- > 0;) istr[i] = istr[i + 1] * shape[i + 1];
+    for (size_t i = 0; i < r; ++i) oshape[i] = shape[perm[i]];
+    std::vector<float> want;
+    std::vector<int64_t> idx(r, 0);  // output index, row-major order
+    for (int64_t e = 0; e < n; ++e) {
+      int64_t off = 0;
+      for (size_t i = 0; i < r; ++i) off += idx[i] * istr[perm[i]];
+      want.push_back(xv[off]);
+      for (size_t i = r; i-- > 0;) {
+        if (++idx[i] < oshape[i]) break;
+        idx[i] = 0;
+      }
+    }
+    AttrMap a;
+    a.Set("perm", AInts(perm));
+    auto got = RunOp("Transpose", {F(shape, xv)}, a);
+    REQUIRE(got.error.empty());
+    CheckClose(got.outputs[0], oshape, want, 0.0f);
+  }
+}
+
 TensorSpec Act(std::string name) {
   TensorSpec s;
   s.name = std::move(name);
