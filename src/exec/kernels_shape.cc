@@ -245,6 +245,8 @@ class TransposeKernel : public Kernel {
     for (size_t i = 0; i + 1 < r; ++i)
       if (ostr[i] == 1 && oshape[i] > 1) q = i;
     if (q == r) return false;
+    for (int64_t d : oshape)
+      if (d == 0) return true;  // nothing to copy (the odometer below visits one index)
     std::vector<int64_t> ocontig(r, 1);
     for (size_t i = r - 1; i-- > 0;) ocontig[i] = ocontig[i + 1] * oshape[i + 1];
     // The other dims, iterated as an odometer.

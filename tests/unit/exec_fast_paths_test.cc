@@ -83,6 +83,7 @@ TEST_CASE("Transpose of strided inner dims matches index arithmetic", "[exec]") 
       {{5, 4, 19}, {2, 0, 1}},
       {{3, 1, 7, 2}, {3, 1, 2, 0}},    // size-1 dim in between
       {{4, 6, 5}, {1, 2, 0}},
+      {{3, 0, 4}, {0, 2, 1}},          // empty
   };
   uint32_t seed = 31;
   for (const auto& [shape, perm] : cases) {
