@@ -374,6 +374,23 @@ void Executor::Impl::Plan(const Model& m, Impl& im, const std::vector<int>& last
         next = SoleReader(m, im.is_graph_output, cur);
       }
     }
+    if (t == "MatMul" && f.absorbed.empty() && next >= 0 && im.steps[next].kernel_type == "Div") {
+      // Division by a constant scalar (attention scores / sqrt(d)): the GEMM's alpha.  x * (1/c)
+      // may differ from x / c in the last bit.
+      const Impl::Step& div = im.steps[next];
+      const Tensor* c = div.inputs.size() == 2 && div.inputs[0] == cur && div.inputs[1] != cur &&
+                                div.inputs[1] != kNoTensor
+                            ? im.states[div.inputs[1]].get()
+                            : nullptr;
+      // (Rank 0 only: dividing by a [1,1,1] would also broadcast the shape.)
+      if (c && c->is_float() && c->shape.empty() && c->f32.size() == 1 && std::isfinite(c->f32[0]) &&
+          c->f32[0] != 0.0f && div.outputs.size() == 1) {
+        f.replacement = internal::CreateScaledMatMulKernel(1.0f / c->f32[0]);
+        f.absorbed.push_back(static_cast<size_t>(next));
+        cur = div.outputs[0];
+        next = SoleReader(m, im.is_graph_output, cur);
+      }
+    }
     if (t == "Conv" && next >= 0 && im.steps[next].kernel_type == "BatchNormalization" &&
         head.inputs.size() <= 3) {
       // Inference BatchNormalization of the conv output, every parameter (and the conv's

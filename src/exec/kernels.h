@@ -89,6 +89,10 @@ struct KernelSpec {
 std::unique_ptr<Kernel> CreateConvBatchNormKernel(const AttrMap& conv_attrs, float epsilon,
                                                   std::string* error);
 
+// MatMul whose product is scaled by `alpha` (a following Div by a constant folded in by the
+// executor's plan: attention scores / sqrt(d)).
+std::unique_ptr<Kernel> CreateScaledMatMulKernel(float alpha);
+
 // The op types with a kernel, sorted.
 std::span<const std::string_view> SupportedOpTypes();
 bool IsSupportedOpType(std::string_view op_type);

@@ -85,7 +85,7 @@ class GemmKernel : public Kernel {
 class MatMulKernel : public Kernel {
  public:
   bool OverwritesOutputs() const override { return true; }
-  explicit MatMulKernel(bool linear_t) : linear_t_(linear_t) {}
+  explicit MatMulKernel(bool linear_t, float alpha = 1.0f) : linear_t_(linear_t), alpha_(alpha) {}
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     if (in.size() < 2 || !in[0] || !in[1]) return "MatMul expects two inputs";
     const Tensor& a = *in[0];
@@ -130,7 +130,7 @@ class MatMulKernel : public Kernel {
     if (bnum == 1) {  // one B for every batch: fold A's batch into M when A is contiguous
       const int64_t anum = CheckedNumel(abatch);
       if (anum == onum) {
-        Sgemm(false, tb, onum * m, n, k, 1.0f, a.f32.data(), k, b.f32.data(), ldb, beta, y, n);
+        Sgemm(false, tb, onum * m, n, k, alpha_, a.f32.data(), k, b.f32.data(), ldb, beta, y, n);
         if (relu_) Relu(out[0]);
         return {};
       }
@@ -142,7 +142,7 @@ class MatMulKernel : public Kernel {
     std::vector<int64_t> idx(r, 0);
     int64_t oa = 0, ob = 0;
     for (int64_t i = 0; i < onum; ++i) {
-      Sgemm(false, tb, m, n, k, 1.0f, a.f32.data() + oa * m * k, k, b.f32.data() + ob * k * n, ldb,
+      Sgemm(false, tb, m, n, k, alpha_, a.f32.data() + oa * m * k, k, b.f32.data() + ob * k * n, ldb,
             beta, y + i * m * n, n);
       for (size_t d = r; d-- > 0;) {
         ++idx[d];
@@ -165,6 +165,7 @@ class MatMulKernel : public Kernel {
 
  private:
   bool linear_t_;
+  float alpha_;  // scales the product only (the plan folds no bias together with a scale)
   bool relu_ = false;
 };
 
@@ -980,6 +981,10 @@ std::unique_ptr<Kernel> CreateConvBatchNormKernel(const AttrMap& conv_attrs, flo
   if (!k) return nullptr;
   static_cast<ConvKernel*>(k.get())->SetFoldBatchNorm(epsilon);
   return k;
+}
+
+std::unique_ptr<Kernel> CreateScaledMatMulKernel(float alpha) {
+  return std::make_unique<MatMulKernel>(false, alpha);
 }
 
 std::unique_ptr<Kernel> CreateNnKernel(const KernelSpec& s, std::string* error) {

@@ -277,6 +277,51 @@ TEST_CASE("Conv+BatchNormalization folding matches the unfolded ops", "[exec][ex
   }
 }
 
+// x [N,2,3] -> MatMul(w [3,4]) -> Div(4) -> y: the plan folds the constant division into the
+// GEMM's alpha; a hook on the MatMul output sees the undivided product.
+TEST_CASE("MatMul followed by Div by a constant scalar", "[exec][executor]") {
+  const std::vector<float> wv = Pseudo(12, 41), xv = Pseudo(2 * 2 * 3, 42);
+  for (bool rank0 : {true, false}) {
+    ModelBuilder mb;
+    TensorSpec in;
+    in.name = "x";
+    in.shape = Shape::Of(std::vector<int64_t>{-1, 2, 3});
+    mb.AddInput(in);
+    mb.AddState(State("w", F({3, 4}, wv)));
+    // A [1,1,1,1] divisor broadcasts the output to rank 4: not folded, same result.
+    mb.AddState(State("c", rank0 ? F({}, {4.0f}) : F({1, 1, 1, 1}, {4.0f})));
+    mb.AddOp(MakeOp("mm", "MatMul", {"x", "w"}, {Act("t")}));
+    mb.AddOp(MakeOp("div", "Div", {"t", "c"}, {Act("y")}));
+    mb.AddOutput("y");
+    ModelResult m = std::move(mb).Build();
+    REQUIRE(m.ok());
+    ExecutorResult e = Executor::Create(m.model);
+    REQUIRE(e.ok());
+    std::vector<float> product, want;
+    for (int64_t r = 0; r < 4; ++r)
+      for (int64_t j = 0; j < 4; ++j) {
+        double s = 0;
+        for (int64_t k = 0; k < 3; ++k) s += double(xv[r * 3 + k]) * wv[k * 4 + j];
+        product.push_back(static_cast<float>(s));
+        want.push_back(static_cast<float>(s / 4));
+      }
+    const std::vector<int64_t> shape =
+        rank0 ? std::vector<int64_t>{2, 2, 4} : std::vector<int64_t>{1, 2, 2, 4};
+    const Tensor x = F({2, 2, 3}, xv);
+    CheckClose(e.executor->Run({x}).outputs[0], shape, want, 1e-6f);
+    std::vector<float> seen;
+    e.executor->SetHook([&](const TensorEvent&, Tensor& t) { seen = t.f32; },
+                        [](const Model& mm, OpId op, TensorSlot s) {
+                          return mm.op(op).name == "mm" && s.kind == TensorSlot::Kind::kOutput
+                                     ? HookMode::kObserve
+                                     : HookMode::kNone;
+                        });
+    CheckClose(e.executor->Run({x}).outputs[0], shape, want, 1e-6f);
+    REQUIRE(seen.size() == product.size());
+    for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == Approx(product[i]).margin(1e-6));
+  }
+}
+
 TEST_CASE("vectorised Softmax, Erf, Gelu and LayerNormalization match scalar formulas",
           "[exec]") {
   const int64_t rows = 3, len = 37;  // not a multiple of any vector width
