@@ -322,6 +322,32 @@ TEST_CASE("MatMul followed by Div by a constant scalar", "[exec][executor]") {
   }
 }
 
+// Batch-1 Gemm with transB (the dot-product path of Sgemm) and alpha/beta/bias, against a
+// double loop; k and n are chosen off the 16-lane and 4-row blocks.
+TEST_CASE("single-row Gemm with transposed weights", "[exec]") {
+  for (int64_t k : {5, 16, 37}) {
+    for (int64_t n : {1, 4, 7}) {
+      auto av = Pseudo(k, 51), bv = Pseudo(n * k, 52), cv = Pseudo(n, 53);
+      AttrMap a;
+      a.Set("transB", AInt(1));
+      a.Set("alpha", AFloat(0.5f));
+      a.Set("beta", AFloat(2.0f));
+      std::vector<float> want, want_no_c;
+      for (int64_t j = 0; j < n; ++j) {
+        double dot = 0;
+        for (int64_t p = 0; p < k; ++p) dot += double(av[p]) * bv[j * k + p];
+        want.push_back(static_cast<float>(0.5 * dot + 2.0 * cv[j]));
+        want_no_c.push_back(static_cast<float>(0.5 * dot));
+      }
+      INFO("k=" << k << " n=" << n);
+      CheckClose(RunOp("Gemm", {F({1, k}, av), F({n, k}, bv), F({n}, cv)}, a).outputs[0], {1, n},
+                 want, 1e-5f);
+      CheckClose(RunOp("Gemm", {F({1, k}, av), F({n, k}, bv)}, a).outputs[0], {1, n}, want_no_c,
+                 1e-5f);
+    }
+  }
+}
+
 TEST_CASE("vectorised Softmax, Erf, Gelu and LayerNormalization match scalar formulas",
           "[exec]") {
   const int64_t rows = 3, len = 37;  // not a multiple of any vector width
