@@ -252,7 +252,7 @@ bool ValidAutoPad(const std::string& p) {
 
 // ----- Conv -----
 
-// Largest C*KH*KW that Vec().conv_small_k takes (stride-1 convs over narrow maps).
+// Largest C*KH*KW that Vec().conv_small_k takes (DirectConv).
 constexpr int64_t kDirectMaxTaps = 288;
 
 // im2col buffer shared by all convolutions of the thread (only one runs at a time).
@@ -335,18 +335,18 @@ class ConvKernel : public Kernel {
 
     const bool pointwise = kh == 1 && kw == 1 && s[0] == 1 && s[1] == 1 && pb[0] == 0 &&
                            pb[1] == 0 && pe[0] == 0 && pe[1] == 0;
+    // Short reductions (fmnist_cnn: K = 9 and 144) run without im2col and GEMM packing, which
+    // cost as much as their products (conv1 ~8 -> 6.3 us, conv2 27 -> 23 us at batch 1); on
+    // narrow maps with at most 15% wrap-around columns, where it was measured.  (Larger K used
+    // to take a padded-width GEMM here; plain im2col measured 7-15% faster on ResNet-18's 28x28
+    // and 14x14 layers.)
+    const int64_t padded_w = wd + pb[1] + pe[1];
+    if (!pointwise && s[0] == 1 && s[1] == 1 && ow <= 32 && (padded_w - ow) * 100 <= 15 * ow &&
+        cg * kh * kw <= kDirectMaxTaps) {
+      return DirectConv(px, pw, pbias, y, nb, c, m, g, h, wd, kh, kw, oh, ow, d, pb, pe);
+    }
     // im2col in chunks of output rows, so a chunk of the column matrix stays in cache while the
     // GEMM consumes it (~512 KiB; whole rows, at least one).
-    // Narrow outputs with stride 1: the per-row overhead of im2col dominates, so compute the
-    // convolution over the zero-padded input's full width instead (contiguous column rows),
-    // and drop the wrap-around columns afterwards.
-    // Not when the wrap-around columns are a large part of the GEMM (7x7 maps: 9 of every 7
-    // columns would be computed) unless the reduction is tiny and runs without a GEMM.
-    const int64_t padded_w = wd + pb[1] + pe[1];
-    const bool little_waste = (padded_w - ow) * 100 <= 15 * ow || cg * kh * kw <= kDirectMaxTaps;
-    if (!pointwise && s[0] == 1 && s[1] == 1 && ow <= 32 && little_waste) {
-      return PaddedWidthConv(px, pw, pbias, y, nb, c, m, g, h, wd, kh, kw, oh, ow, d, pb, pe);
-    }
     int64_t rows_per_chunk = oh;
     if (!pointwise) {
       // ~512 KiB of column matrix per chunk, but at least ~256 columns for the GEMM.
@@ -426,66 +426,42 @@ class ConvKernel : public Kernel {
     return {};
   }
 
-  KStatus PaddedWidthConv(const float* px, const float* pw, const float* pbias, float* y,
-                          int64_t nb, int64_t c, int64_t m, int64_t g, int64_t h, int64_t wd,
-                          int64_t kh, int64_t kw, int64_t oh, int64_t ow,
-                          const std::vector<int64_t>& d, const std::vector<int64_t>& pb,
-                          const std::vector<int64_t>& pe) {
+  // Stride-1 conv with a short reduction (C*KH*KW <= kDirectMaxTaps) without im2col: each image
+  // is zero-padded once, Vec().conv_small_k accumulates shifted rows of it over the padded width
+  // (out[m][oy * wp + ox]), and the wrap-around columns are dropped while adding bias and Relu.
+  KStatus DirectConv(const float* px, const float* pw, const float* pbias, float* y, int64_t nb,
+                     int64_t c, int64_t m, int64_t g, int64_t h, int64_t wd, int64_t kh,
+                     int64_t kw, int64_t oh, int64_t ow, const std::vector<int64_t>& d,
+                     const std::vector<int64_t>& pb, const std::vector<int64_t>& pe) {
     const int64_t cg = c / g, mg = m / g, kk = cg * kh * kw;
     const int64_t hp = h + pb[0] + pe[0], wp = wd + pb[1] + pe[1];
     const int64_t plane = hp * wp, ncol = oh * wp, tail = (kw - 1) * d[1] + 1;
-    // Short reductions (fmnist_cnn: K = 9 and 144) run without im2col: shifted rows of the
-    // padded image accumulate in registers (conv1 ~8 -> 6.3 us, conv2 27 -> 23 us).
-    const bool direct = kk <= kDirectMaxTaps;
-    // Several images share one GEMM (a wider column matrix, ~1 MiB): small convolutions are
-    // otherwise dominated by the GEMM's fixed costs.
-    const int64_t per_image = kk * ncol;
-    const int64_t nbc = std::clamp<int64_t>((int64_t{1} << 18) / std::max<int64_t>(1, per_image), 1, nb);
-    const int64_t width = nbc * ncol;
-    // Scratch: padded image [cg, plane] + tail, column matrix [kk, width], GEMM result [mg, width].
-    const int64_t need = cg * plane + tail + kk * width + mg * width;
+    // Scratch: padded image [cg, plane] + tail (read past the last row by the widest tap),
+    // result [mg, ncol].
+    const int64_t need = cg * plane + tail + mg * ncol;
     if (CheckedNumel(std::vector<int64_t>{need}) < 0) return "Conv buffer too large";
     std::vector<float>& buf = GrowScratch(static_cast<size_t>(need));
     float* padded = buf.data();
-    float* col = padded + cg * plane + tail;
-    float* tmp = col + kk * width;
+    float* tmp = padded + cg * plane + tail;
     std::fill(padded, padded + cg * plane + tail, 0.0f);
     const int64_t ohw = oh * ow;
-    for (int64_t gi = 0; gi < g; ++gi) {
-      for (int64_t n0 = 0; n0 < nb; n0 += nbc) {
-        const int64_t cnt = std::min(nbc, nb - n0);
-        const int64_t w_used = cnt * ncol;
-        for (int64_t b = 0; b < cnt; ++b) {
-          const float* xg = px + ((n0 + b) * c + gi * cg) * h * wd;
-          for (int64_t ci = 0; ci < cg; ++ci)
-            for (int64_t iy = 0; iy < h; ++iy)
-              CopyBytes(padded + ci * plane + (iy + pb[0]) * wp + pb[1], xg + (ci * h + iy) * wd,
-                        sizeof(float) * wd);
-          if (direct) {
-            Vec().conv_small_k(padded, cg, plane, wp, ncol, pw + gi * mg * kk, mg, kh, kw, d[0],
-                               d[1], tmp + b * ncol, w_used);
-            continue;
-          }
-          for (int64_t ci = 0; ci < cg; ++ci)
-            for (int64_t i = 0; i < kh; ++i)
-              for (int64_t j = 0; j < kw; ++j)
-                CopyBytes(col + ((ci * kh + i) * kw + j) * w_used + b * ncol,
-                          padded + ci * plane + i * d[0] * wp + j * d[1], sizeof(float) * ncol);
-        }
-        if (!direct) {
-          Sgemm(false, false, mg, w_used, kk, 1.0f, pw + gi * mg * kk, kk, col, w_used, 0.0f, tmp,
-                w_used);
-        }
-        for (int64_t b = 0; b < cnt; ++b) {
-          float* yg = y + ((n0 + b) * m + gi * mg) * ohw;
-          for (int64_t mm = 0; mm < mg; ++mm) {
-            const float bv = pbias ? pbias[gi * mg + mm] : 0.0f;
-            for (int64_t oy = 0; oy < oh; ++oy) {
-              const float* src = tmp + mm * w_used + b * ncol + oy * wp;
-              float* dst = yg + mm * ohw + oy * ow;
-              if (relu_) for (int64_t ox = 0; ox < ow; ++ox) dst[ox] = std::max(src[ox] + bv, 0.0f);
-              else for (int64_t ox = 0; ox < ow; ++ox) dst[ox] = src[ox] + bv;
-            }
+    for (int64_t n = 0; n < nb; ++n) {
+      for (int64_t gi = 0; gi < g; ++gi) {
+        const float* xg = px + (n * c + gi * cg) * h * wd;
+        for (int64_t ci = 0; ci < cg; ++ci)
+          for (int64_t iy = 0; iy < h; ++iy)
+            CopyBytes(padded + ci * plane + (iy + pb[0]) * wp + pb[1], xg + (ci * h + iy) * wd,
+                      sizeof(float) * wd);
+        Vec().conv_small_k(padded, cg, plane, wp, ncol, pw + gi * mg * kk, mg, kh, kw, d[0], d[1],
+                           tmp, ncol);
+        float* yg = y + (n * m + gi * mg) * ohw;
+        for (int64_t mm = 0; mm < mg; ++mm) {
+          const float bv = pbias ? pbias[gi * mg + mm] : 0.0f;
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            const float* src = tmp + mm * ncol + oy * wp;
+            float* dst = yg + mm * ohw + oy * ow;
+            if (relu_) for (int64_t ox = 0; ox < ow; ++ox) dst[ox] = std::max(src[ox] + bv, 0.0f);
+            else for (int64_t ox = 0; ox < ow; ++ox) dst[ox] = src[ox] + bv;
           }
         }
       }
