@@ -368,6 +368,22 @@ TEST_CASE("vectorised Softmax, Erf, Gelu and LayerNormalization match scalar for
     gelu.push_back(static_cast<float>(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)))));
   }
   CheckClose(RunOp("Softmax", {x}).outputs[0], {rows, len}, soft, 1e-6f);
+  // Relative accuracy of the small probabilities, and rows with -inf / far-below-max entries
+  // (exp underflows to exactly 0 there).
+  {
+    auto got = RunOp("Softmax", {x}).outputs[0].f32;
+    for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(soft[i]).epsilon(1e-6));
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> row(20, 0.0f);
+    row[3] = -inf;
+    row[5] = -100.0f;
+    row[17] = -87.2f;  // just above the underflow cut: exp still a normal float
+    auto r = RunOp("Softmax", {F({1, 20}, row)}).outputs[0].f32;
+    CHECK(r[3] == 0.0f);
+    CHECK(r[5] == 0.0f);
+    CHECK(r[17] == Approx(std::exp(-87.2) / 17.0).epsilon(1e-5));
+    CHECK(r[0] == Approx(1.0 / 17.0).epsilon(1e-6));
+  }
   CheckClose(RunOp("LogSoftmax", {x}).outputs[0], {rows, len}, logsoft, 1e-5f);
   CheckClose(RunOp("Erf", {x}).outputs[0], {rows, len}, erf, 1e-6f);
   CheckClose(RunOp("Gelu", {x}, {}, 1, 20).outputs[0], {rows, len}, gelu, 1e-5f);
