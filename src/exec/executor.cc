@@ -375,17 +375,18 @@ void Executor::Impl::Plan(const Model& m, Impl& im, const std::vector<int>& last
       }
     }
     if (t == "MatMul" && f.absorbed.empty() && next >= 0 && im.steps[next].kernel_type == "Div") {
-      // Division by a constant scalar (attention scores / sqrt(d)): the GEMM's alpha.  x * (1/c)
-      // may differ from x / c in the last bit.
+      // Division by a constant scalar (attention scores / sqrt(d)): the GEMM's alpha, read from
+      // the state at every run (TransformStates may change it).  x * (1/c) may differ from x / c
+      // in the last bit.  Rank 0 only: dividing by a [1,1,1] would also broadcast the shape.
       const Impl::Step& div = im.steps[next];
       const Tensor* c = div.inputs.size() == 2 && div.inputs[0] == cur && div.inputs[1] != cur &&
                                 div.inputs[1] != kNoTensor
                             ? im.states[div.inputs[1]].get()
                             : nullptr;
-      // (Rank 0 only: dividing by a [1,1,1] would also broadcast the shape.)
-      if (c && c->is_float() && c->shape.empty() && c->f32.size() == 1 && std::isfinite(c->f32[0]) &&
-          c->f32[0] != 0.0f && div.outputs.size() == 1) {
-        f.replacement = internal::CreateScaledMatMulKernel(1.0f / c->f32[0]);
+      if (c && c->is_float() && c->shape.empty() && c->f32.size() == 1 &&
+          div.outputs.size() == 1) {
+        f.replacement = internal::CreateScaledMatMulKernel();
+        f.extra_inputs = {div.inputs[1]};
         f.absorbed.push_back(static_cast<size_t>(next));
         cur = div.outputs[0];
         next = SoleReader(m, im.is_graph_output, cur);
@@ -691,7 +692,6 @@ RunResult Executor::RunBatched(std::span<const Tensor> inputs, int64_t batch_siz
 
 void Executor::TransformStates(const StateFn& fn) {
   Impl& im = *impl_;
-  im.StatesChanged();
   for (size_t id = 0; id < im.states.size(); ++id) {
     if (!im.states[id]) continue;
     auto copy = std::make_shared<Tensor>(*im.states[id]);
@@ -699,16 +699,17 @@ void Executor::TransformStates(const StateFn& fn) {
     im.states[id] = std::move(copy);
     im.value[id] = im.states[id].get();
   }
+  im.StatesChanged();
 }
 
 void Executor::ResetStates() {
   Impl& im = *impl_;
-  im.StatesChanged();
   for (size_t id = 0; id < im.states.size(); ++id) {
     if (!im.states[id]) continue;
     im.states[id] = model_->tensor(static_cast<TensorId>(id)).data;
     im.value[id] = im.states[id].get();
   }
+  im.StatesChanged();
 }
 
 const Tensor* Executor::state(TensorId id) const {

@@ -89,9 +89,9 @@ struct KernelSpec {
 std::unique_ptr<Kernel> CreateConvBatchNormKernel(const AttrMap& conv_attrs, float epsilon,
                                                   std::string* error);
 
-// MatMul whose product is scaled by `alpha` (a following Div by a constant folded in by the
-// executor's plan: attention scores / sqrt(d)).
-std::unique_ptr<Kernel> CreateScaledMatMulKernel(float alpha);
+// MatMul(A, B) / C with C a rank-0 float input 2 (a following Div by a constant, folded in by the
+// executor's plan: attention scores / sqrt(d)); runs as the GEMM's alpha = 1/C.
+std::unique_ptr<Kernel> CreateScaledMatMulKernel();
 
 // The op types with a kernel, sorted.
 std::span<const std::string_view> SupportedOpTypes();

@@ -85,7 +85,10 @@ class GemmKernel : public Kernel {
 class MatMulKernel : public Kernel {
  public:
   bool OverwritesOutputs() const override { return true; }
-  explicit MatMulKernel(bool linear_t, float alpha = 1.0f) : linear_t_(linear_t), alpha_(alpha) {}
+  // `divisor_input`: input 2 is a rank-0 divisor of the product (CreateScaledMatMulKernel), not a
+  // linear bias.
+  MatMulKernel(bool linear_t, bool divisor_input)
+      : linear_t_(linear_t), divisor_input_(divisor_input) {}
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     if (in.size() < 2 || !in[0] || !in[1]) return "MatMul expects two inputs";
     const Tensor& a = *in[0];
@@ -119,8 +122,20 @@ class MatMulKernel : public Kernel {
     const int64_t ldb = tb ? k : n;
     const int64_t bnum = CheckedNumel(bbatch);
     const int64_t onum = CheckedNumel(obatch);
+    // Product / divisor as alpha = 1 / divisor in the GEMM, or as a division afterwards where
+    // 1 / divisor is not a finite float (x * inf is not x / denormal).
+    float alpha = 1.0f, divide_after = 1.0f;
+    if (divisor_input_) {
+      const Tensor* c = in.size() > 2 ? in[2] : nullptr;
+      if (!c || !c->is_float() || !c->shape.empty() || c->f32.size() != 1) {
+        return "MatMul divisor must be a float scalar";
+      }
+      const float inv = 1.0f / c->f32[0];
+      if (std::isfinite(inv) && c->f32[0] != 0.0f) alpha = inv;
+      else divide_after = c->f32[0];
+    }
     float beta = 0.0f;
-    if (in.size() > 2 && in[2]) {  // linear bias over the last dim
+    if (!divisor_input_ && in.size() > 2 && in[2]) {  // linear bias over the last dim
       const Tensor& bias = *in[2];
       if (!bias.is_float() || bias.numel() != n) return "linear bias must have shape [out]";
       const int64_t rows = onum * m;
@@ -130,8 +145,8 @@ class MatMulKernel : public Kernel {
     if (bnum == 1) {  // one B for every batch: fold A's batch into M when A is contiguous
       const int64_t anum = CheckedNumel(abatch);
       if (anum == onum) {
-        Sgemm(false, tb, onum * m, n, k, alpha_, a.f32.data(), k, b.f32.data(), ldb, beta, y, n);
-        if (relu_) Relu(out[0]);
+        Sgemm(false, tb, onum * m, n, k, alpha, a.f32.data(), k, b.f32.data(), ldb, beta, y, n);
+        Finish(divide_after, out[0]);
         return {};
       }
     }
@@ -142,7 +157,7 @@ class MatMulKernel : public Kernel {
     std::vector<int64_t> idx(r, 0);
     int64_t oa = 0, ob = 0;
     for (int64_t i = 0; i < onum; ++i) {
-      Sgemm(false, tb, m, n, k, alpha_, a.f32.data() + oa * m * k, k, b.f32.data() + ob * k * n, ldb,
+      Sgemm(false, tb, m, n, k, alpha, a.f32.data() + oa * m * k, k, b.f32.data() + ob * k * n, ldb,
             beta, y + i * m * n, n);
       for (size_t d = r; d-- > 0;) {
         ++idx[d];
@@ -154,7 +169,7 @@ class MatMulKernel : public Kernel {
         idx[d] = 0;
       }
     }
-    if (relu_) Relu(out[0]);
+    Finish(divide_after, out[0]);
     return {};
   }
 
@@ -164,8 +179,14 @@ class MatMulKernel : public Kernel {
   }
 
  private:
+  void Finish(float divisor, Tensor* y) const {
+    if (divisor != 1.0f)
+      for (float& v : y->f32) v /= divisor;
+    if (relu_) Relu(y);
+  }
+
   bool linear_t_;
-  float alpha_;  // scales the product only (the plan folds no bias together with a scale)
+  bool divisor_input_;
   bool relu_ = false;
 };
 
@@ -959,8 +980,8 @@ std::unique_ptr<Kernel> CreateConvBatchNormKernel(const AttrMap& conv_attrs, flo
   return k;
 }
 
-std::unique_ptr<Kernel> CreateScaledMatMulKernel(float alpha) {
-  return std::make_unique<MatMulKernel>(false, alpha);
+std::unique_ptr<Kernel> CreateScaledMatMulKernel() {
+  return std::make_unique<MatMulKernel>(false, true);
 }
 
 std::unique_ptr<Kernel> CreateNnKernel(const KernelSpec& s, std::string* error) {
@@ -970,8 +991,8 @@ std::unique_ptr<Kernel> CreateNnKernel(const KernelSpec& s, std::string* error) 
     return std::make_unique<GemmKernel>(a.Float("alpha", 1.0f), a.Float("beta", 1.0f),
                                         a.Int("transA", 0) != 0, a.Int("transB", 0) != 0);
   }
-  if (op == "MatMul") return std::make_unique<MatMulKernel>(false);
-  if (op == "qrules.LinearT") return std::make_unique<MatMulKernel>(true);
+  if (op == "MatMul") return std::make_unique<MatMulKernel>(false, false);
+  if (op == "qrules.LinearT") return std::make_unique<MatMulKernel>(true, false);
   if (op == "Conv" || op == "ConvTranspose" || op == "MaxPool" || op == "AveragePool") {
     Window w = ReadWindow(a);
     if (!ValidAutoPad(w.auto_pad)) {

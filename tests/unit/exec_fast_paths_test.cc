@@ -319,6 +319,26 @@ TEST_CASE("MatMul followed by Div by a constant scalar", "[exec][executor]") {
     CheckClose(e.executor->Run({x}).outputs[0], shape, want, 1e-6f);
     REQUIRE(seen.size() == product.size());
     for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == Approx(product[i]).margin(1e-6));
+    e.executor->ClearHook();
+
+    // The divisor is read at every run: a changed state is used, also where 1/c is not a
+    // finite float (0: +-inf / NaN like the division; a denormal: no overflow to inf).
+    for (float c : {-2.0f, 0.0f, 1e-40f}) {
+      e.executor->TransformStates([&](TensorId, const TensorInfo& info, Tensor& v) {
+        if (info.name == "c") v.f32[0] = c;
+      });
+      const std::vector<float> got = e.executor->Run({x}).outputs[0].f32;
+      REQUIRE(got.size() == product.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        const float q = product[i] / c;
+        INFO("c=" << c << " i=" << i);
+        if (std::isnan(q)) CHECK(std::isnan(got[i]));
+        else if (std::isinf(q)) CHECK(got[i] == q);
+        else CHECK(got[i] == Approx(q).epsilon(1e-5));
+      }
+    }
+    e.executor->ResetStates();
+    CheckClose(e.executor->Run({x}).outputs[0], shape, want, 1e-6f);
   }
 }
 
