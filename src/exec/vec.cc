@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #define QRULES_VEC_NS vec_generic
+#define QRULES_VEC_BYTES 16
 #include "exec/vec_impl.inc"
 
 namespace qrules::internal {

@@ -3,4 +3,5 @@
 #include <cstdint>
 #define Eigen qrules_eigen_vec_avx2
 #define QRULES_VEC_NS vec_avx2
+#define QRULES_VEC_BYTES 32
 #include "exec/vec_impl.inc"

@@ -4,4 +4,5 @@
 #include <cstdint>
 #define Eigen qrules_eigen_vec_avx512
 #define QRULES_VEC_NS vec_avx512
+#define QRULES_VEC_BYTES 64
 #include "exec/vec_impl.inc"

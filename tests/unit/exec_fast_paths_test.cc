@@ -393,16 +393,25 @@ TEST_CASE("vectorised Softmax, Erf, Gelu and LayerNormalization match scalar for
   {
     auto got = RunOp("Softmax", {x}).outputs[0].f32;
     for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(soft[i]).epsilon(1e-6));
+    // Every lane of the vector loop and the scalar tail (row length 43): the max at 0, and
+    // per row one probe value everywhere else.
     const float inf = std::numeric_limits<float>::infinity();
-    std::vector<float> row(20, 0.0f);
-    row[3] = -inf;
-    row[5] = -100.0f;
-    row[17] = -87.2f;  // just above the underflow cut: exp still a normal float
-    auto r = RunOp("Softmax", {F({1, 20}, row)}).outputs[0].f32;
-    CHECK(r[3] == 0.0f);
-    CHECK(r[5] == 0.0f);
-    CHECK(r[17] == Approx(std::exp(-87.2) / 17.0).epsilon(1e-5));
-    CHECK(r[0] == Approx(1.0 / 17.0).epsilon(1e-6));
+    for (float probe : {-87.2f, -87.0f, -50.0f, -87.4f, -100.0f, -inf}) {
+      std::vector<float> row(43, probe);
+      row[0] = 0.0f;
+      auto r = RunOp("Softmax", {F({1, 43}, row)}).outputs[0].f32;
+      const double e = std::exp(double(probe)), sum = 1.0 + 42.0 * e;
+      INFO("probe " << probe);
+      CHECK(r[0] == Approx(1.0 / sum).epsilon(1e-6));
+      for (size_t i = 1; i < r.size(); ++i) {
+        if (probe < -87.33f) CHECK(r[i] == 0.0f);  // exp below the smallest normal: 0
+        else CHECK(r[i] == Approx(e / sum).epsilon(1e-5));
+      }
+    }
+    std::vector<float> row(43, -1.0f);
+    row[20] = std::numeric_limits<float>::quiet_NaN();
+    auto r = RunOp("Softmax", {F({1, 43}, row)}).outputs[0].f32;
+    CHECK(std::isnan(r[20]));
   }
   CheckClose(RunOp("LogSoftmax", {x}).outputs[0], {rows, len}, logsoft, 1e-5f);
   CheckClose(RunOp("Erf", {x}).outputs[0], {rows, len}, erf, 1e-6f);
