@@ -5,5 +5,6 @@ qrules_add_test(exec_tests
   unit/exec_conv_test.cc
   unit/exec_executor_test.cc
   unit/exec_models_test.cc
-  unit/exec_robustness_test.cc)
+  unit/exec_robustness_test.cc
+  unit/exec_fast_paths_test.cc)
 target_link_libraries(exec_tests PRIVATE qrules_exec qrules_ir)

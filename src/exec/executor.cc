@@ -99,15 +99,19 @@ struct Executor::Impl {
     OpId out0_event_op = kNoOp;
   };
 
-  // Conv/Gemm/MatMul followed by a bias Add (MatMul) and/or a Relu that nobody else reads: the
-  // head computes it all and writes the last op's output.  Turned off where a hook needs an
-  // intermediate tensor.
+  // Conv/Gemm/MatMul followed by a bias Add (MatMul) or an inference BatchNormalization (Conv,
+  // folded into the weights) and/or a Relu that nobody else reads: the head computes it all and
+  // writes the last op's output.  Turned off where a hook needs an intermediate tensor or one of
+  // the absorbed ops' inputs.
   struct Fusion {
     size_t head = 0;
     std::vector<size_t> absorbed;
     TensorId head_out = kNoTensor;  // the head's own output (not materialised when active)
     TensorId final_out = kNoTensor;
-    TensorId bias = kNoTensor;      // appended as the head's third input
+    // Appended to the head's inputs while active: a MatMul's bias; a Conv's (possibly absent)
+    // bias slot and the BatchNormalization's four parameters.
+    std::vector<TensorId> extra_inputs;
+    bool batch_norm = false;  // the head's own weight inputs must not be hooked either
     bool relu = false;
     bool active = false;
     // When set, the head runs this kernel instead of its own while active (swapped in and out).
@@ -123,8 +127,8 @@ struct Executor::Impl {
     if (on) {
       head.outputs[0] = f.final_out;
       head.out_ptrs[0] = &act[f.final_out];
-      if (f.bias != kNoTensor) {
-        head.inputs.push_back(f.bias);
+      for (TensorId id : f.extra_inputs) {
+        head.inputs.push_back(id);
         head.in_ptrs.push_back(nullptr);
       }
       if (f.replacement) std::swap(head.kernel, f.replacement);
@@ -133,10 +137,8 @@ struct Executor::Impl {
     } else {
       head.outputs[0] = f.head_out;
       head.out_ptrs[0] = &act[f.head_out];
-      if (f.bias != kNoTensor) {
-        head.inputs.pop_back();
-        head.in_ptrs.pop_back();
-      }
+      head.inputs.resize(head.inputs.size() - f.extra_inputs.size());
+      head.in_ptrs.resize(head.in_ptrs.size() - f.extra_inputs.size());
       head.kernel->SetFusedRelu(false);
       if (f.replacement) std::swap(head.kernel, f.replacement);
       head.out0_event_op = head.op;
@@ -171,6 +173,13 @@ struct Executor::Impl {
     t.f32 = std::move(pool[best]);
     pool[best] = std::move(pool.back());
     pool.pop_back();
+  }
+
+  // Kernels that cache values derived from states (folded weights) drop them.
+  void StatesChanged() {
+    for (Step& step : steps) step.kernel->StatesChanged();
+    for (Fusion& f : fusions)
+      if (f.replacement) f.replacement->StatesChanged();
   }
 
   void Release(TensorId id) {
@@ -359,9 +368,60 @@ void Executor::Impl::Plan(const Model& m, Impl& im, const std::vector<int>& last
           wi.data->shape.size() == 2 && im.states[other]->shape.size() == 1 &&
           im.states[other]->shape[0] == wi.data->shape[t == "MatMul" ? 1 : 0] &&
           im.states[other]->is_float()) {
-        f.bias = other;
+        f.extra_inputs = {other};
         f.absorbed.push_back(static_cast<size_t>(next));
         cur = add.outputs[0];
+        next = SoleReader(m, im.is_graph_output, cur);
+      }
+    }
+    if (t == "MatMul" && f.absorbed.empty() && next >= 0 && im.steps[next].kernel_type == "Div") {
+      // Division by a constant scalar (attention scores / sqrt(d)): the GEMM's alpha, read from
+      // the state at every run (TransformStates may change it).  x * (1/c) may differ from x / c
+      // in the last bit.  Rank 0 only: dividing by a [1,1,1] would also broadcast the shape.
+      const Impl::Step& div = im.steps[next];
+      const Tensor* c = div.inputs.size() == 2 && div.inputs[0] == cur && div.inputs[1] != cur &&
+                                div.inputs[1] != kNoTensor
+                            ? im.states[div.inputs[1]].get()
+                            : nullptr;
+      if (c && c->is_float() && c->shape.empty() && c->f32.size() == 1 &&
+          div.outputs.size() == 1) {
+        f.replacement = internal::CreateScaledMatMulKernel();
+        f.extra_inputs = {div.inputs[1]};
+        f.absorbed.push_back(static_cast<size_t>(next));
+        cur = div.outputs[0];
+        next = SoleReader(m, im.is_graph_output, cur);
+      }
+    }
+    if (t == "Conv" && next >= 0 && im.steps[next].kernel_type == "BatchNormalization" &&
+        head.inputs.size() <= 3) {
+      // Inference BatchNormalization of the conv output, every parameter (and the conv's
+      // weight and bias) a state: fold it into the conv's weights.
+      const Impl::Step& bn = im.steps[next];
+      const Op& bn_op = m.op(bn.op);
+      bool states = bn.inputs.size() == 5 && bn.outputs.size() == 1 && bn.inputs[0] == cur &&
+                    head.inputs[1] != kNoTensor && im.states[head.inputs[1]] != nullptr &&
+                    (head.inputs.size() < 3 || head.inputs[2] == kNoTensor ||
+                     im.states[head.inputs[2]] != nullptr) &&
+                    (bn_op.attributes.count("training_mode") == 0 ||
+                     bn_op.attributes.at("training_mode").i == 0);
+      for (size_t k = 1; states && k < 5; ++k) {
+        states = bn.inputs[k] != kNoTensor && im.states[bn.inputs[k]] != nullptr;
+      }
+      auto eps_it = bn_op.attributes.find("epsilon");
+      const float eps = eps_it == bn_op.attributes.end() ? 1e-5f : eps_it->second.f;
+      std::string error;
+      std::unique_ptr<internal::Kernel> folded;
+      if (states) {
+        const AttrMap conv_attrs = ToAttrMap(m.op(head.op).attributes);
+        folded = internal::CreateConvBatchNormKernel(conv_attrs, eps, &error);
+      }
+      if (folded) {
+        f.batch_norm = true;
+        f.replacement = std::move(folded);
+        if (head.inputs.size() < 3) f.extra_inputs.push_back(kNoTensor);
+        f.extra_inputs.insert(f.extra_inputs.end(), bn.inputs.begin() + 1, bn.inputs.end());
+        f.absorbed.push_back(static_cast<size_t>(next));
+        cur = bn.outputs[0];
         next = SoleReader(m, im.is_graph_output, cur);
       }
     }
@@ -639,6 +699,7 @@ void Executor::TransformStates(const StateFn& fn) {
     im.states[id] = std::move(copy);
     im.value[id] = im.states[id].get();
   }
+  im.StatesChanged();
 }
 
 void Executor::ResetStates() {
@@ -648,6 +709,7 @@ void Executor::ResetStates() {
     im.states[id] = model_->tensor(static_cast<TensorId>(id)).data;
     im.value[id] = im.states[id].get();
   }
+  im.StatesChanged();
 }
 
 const Tensor* Executor::state(TensorId id) const {
@@ -679,6 +741,9 @@ void Executor::SetHook(TensorHook hook, const HookFilter& filter) {
   };
   for (Impl::Fusion& f : im.fusions) {
     bool ok = im.steps[f.head].out_hook[0] == HookMode::kNone;
+    // Folded weights are cached across runs: a hook that modifies a weight input each run
+    // would go stale, so the conv's own inputs must be hook-free as well.
+    if (f.batch_norm) ok = ok && none(im.steps[f.head].in_hook);
     for (size_t k = 0; k < f.absorbed.size(); ++k) {
       const Impl::Step& st = im.steps[f.absorbed[k]];
       ok = ok && none(st.in_hook);

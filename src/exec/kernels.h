@@ -70,6 +70,9 @@ class Kernel {
   // the executor then hands it pooled buffers with stale contents instead of zeroed ones, which
   // saves a full write pass per op.  False (the default): outputs start empty, i.e. zeroed.
   virtual bool OverwritesOutputs() const { return false; }
+  // Called when the executor's state tensors (weights) were replaced (TransformStates,
+  // ResetStates): a kernel that caches something derived from a state input drops it.
+  virtual void StatesChanged() {}
 };
 
 struct KernelSpec {
@@ -79,6 +82,16 @@ struct KernelSpec {
   size_t num_inputs = 0;   // including omitted optional ones (their slot is null at Run)
   size_t num_outputs = 0;
 };
+
+// A Conv with a following inference BatchNormalization folded into its weights (executor plan):
+// inputs X, W, [B], then the BatchNormalization's scale, bias, mean and var (slots 3-6, all
+// states).  The folded weights are computed on the first run and kept until StatesChanged().
+std::unique_ptr<Kernel> CreateConvBatchNormKernel(const AttrMap& conv_attrs, float epsilon,
+                                                  std::string* error);
+
+// MatMul(A, B) / C with C a rank-0 float input 2 (a following Div by a constant, folded in by the
+// executor's plan: attention scores / sqrt(d)); runs as the GEMM's alpha = 1/C.
+std::unique_ptr<Kernel> CreateScaledMatMulKernel();
 
 // The op types with a kernel, sorted.
 std::span<const std::string_view> SupportedOpTypes();

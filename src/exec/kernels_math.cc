@@ -8,6 +8,7 @@
 
 #include "exec/kernel_registry.h"
 #include "exec/kernel_util.h"
+#include "exec/vec.h"
 
 namespace qrules::internal {
 namespace {
@@ -244,8 +245,8 @@ class UnaryKernel : public Kernel {
       case UnOp::kExp: ya = xa.exp(); break;
       case UnOp::kLog: ya = xa.log(); break;
       case UnOp::kSqrt: ya = xa.sqrt(); break;
-      case UnOp::kErf: ya = xa.erf(); break;
-      case UnOp::kGelu: ya = 0.5f * xa * (1.0f + (xa * 0.70710678118654752f).erf()); break;
+      case UnOp::kErf: Vec().erf(px, py, n); break;
+      case UnOp::kGelu: Vec().gelu(px, py, n); break;
       case UnOp::kGeluTanh:
         ya = 0.5f * xa * (1.0f + (0.7978845608028654f * (xa + 0.044715f * xa.cube())).tanh());
         break;
@@ -311,6 +312,7 @@ class UnaryKernel : public Kernel {
 class SoftmaxKernel : public Kernel {
  public:
   SoftmaxKernel(int64_t axis, bool legacy, bool log) : axis_(axis), legacy_(legacy), log_(log) {}
+  bool OverwritesOutputs() const override { return true; }
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     const Tensor& x = *in[0];
     if (!x.is_float()) return "Softmax needs a float input";
@@ -330,18 +332,7 @@ class SoftmaxKernel : public Kernel {
     float* py = out[0]->f32.data();
     if (len == 0) return {};
     if (inner == 1) {  // the common case: contiguous rows, vectorised
-      for (int64_t o = 0; o < outer; ++o) {
-        ConstArrayMap a(px + o * len, len);
-        ArrayMap b(py + o * len, len);
-        const float m = a.maxCoeff();
-        if (log_) {
-          const float ls = std::log((a - m).exp().sum());
-          b = a - (m + ls);
-        } else {
-          b = (a - m).exp();
-          b *= 1.0f / b.sum();
-        }
-      }
+      Vec().softmax_rows(px, py, outer, len, log_);
       return {};
     }
     for (int64_t o = 0; o < outer; ++o) {
@@ -555,6 +546,7 @@ class BatchNormKernel : public Kernel {
 class LayerNormKernel : public Kernel {
  public:
   LayerNormKernel(int64_t axis, float eps) : axis_(axis), eps_(eps) {}
+  bool OverwritesOutputs() const override { return true; }
   KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     if (in.size() < 2 || !in[0] || !in[1]) return "LayerNormalization expects X and Scale";
     const Tensor& x = *in[0];
@@ -586,6 +578,11 @@ class LayerNormKernel : public Kernel {
       st = AllocFloat(out[2], stat_shape);
       if (!st.empty()) return st;
       inv_out = out[2]->f32.data();
+    }
+    if (sn == len && (!bias || bn == len)) {  // per-element scale and bias: the common case
+      Vec().layer_norm_rows(x.f32.data(), out[0]->f32.data(), outer, len, scale.f32.data(),
+                            bias ? bias->f32.data() : nullptr, eps_, mean_out, inv_out);
+      return {};
     }
     for (int64_t o = 0; o < outer; ++o) {
       ConstArrayMap xa(x.f32.data() + o * len, len);

@@ -65,6 +65,13 @@ TEST_CASE("Conv matches a direct loop", "[exec][conv]") {
       {1, 2, 1, 9, 4, 2, 1, 3, 1, 1, 1, 2, 0, 2, 0, 1},   // 1-D, stride 1, dilation, groups
       {2, 4, 8, 7, 6, 2, 3, 2, 1, 1, 2, 3, 2, 0, 1, 3},   // stride 1, dilations, asymmetric pads
       {1, 2, 6, 40, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // wide rows (chunked im2col path)
+      // Direct path (stride 1, ow <= 32, <= 15% wrap-around columns, C*KH*KW <= 288):
+      {2, 32, 6, 14, 11, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, // K = 288 (the limit)
+      {1, 3, 12, 28, 4, 1, 3, 3, 1, 1, 2, 2, 2, 1, 2, 2},  // dilation, partial 16-lane block
+      {1, 4, 6, 20, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   // groups
+      // ... and just outside it: im2col
+      {2, 36, 9, 14, 10, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, // K = 324
+      {1, 8, 7, 7, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // 7x7 map: 2 of 9 columns wasted
   };
   uint32_t seed = 1;
   for (const ConvCase& k : cases) {
