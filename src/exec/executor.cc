@@ -742,8 +742,13 @@ void Executor::SetHook(TensorHook hook, const HookFilter& filter) {
   for (Impl::Fusion& f : im.fusions) {
     bool ok = im.steps[f.head].out_hook[0] == HookMode::kNone;
     // Folded weights are cached across runs: a hook that modifies a weight input each run
-    // would go stale, so the conv's own inputs must be hook-free as well.
-    if (f.batch_norm) ok = ok && none(im.steps[f.head].in_hook);
+    // would go stale, so the conv's weight and bias inputs must be hook-free as well.  A hook
+    // on the activation (input 0, what a W8A8 plan quantizes) changes nothing cached.
+    if (f.batch_norm) {
+      const std::vector<HookMode>& in = im.steps[f.head].in_hook;
+      ok = ok && std::all_of(in.begin() + std::min<size_t>(1, in.size()), in.end(),
+                             [](HookMode h) { return h == HookMode::kNone; });
+    }
     for (size_t k = 0; k < f.absorbed.size(); ++k) {
       const Impl::Step& st = im.steps[f.absorbed[k]];
       ok = ok && none(st.in_hook);

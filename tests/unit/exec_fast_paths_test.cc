@@ -265,6 +265,22 @@ TEST_CASE("Conv+BatchNormalization folding matches the unfolded ops", "[exec][ex
     }
     ex.ClearHook();
 
+    // A hook that modifies the activation input (what a W8A8 plan quantizes) leaves the cached
+    // fold valid: the result follows the modified input, run after run.
+    ex.SetHook([&](const TensorEvent&, Tensor& t) { for (float& v : t.f32) v *= 0.5f; },
+               [](const Model& mm, OpId op, TensorSlot s) {
+                 return mm.op(op).name == "conv" && s.kind == TensorSlot::Kind::kInput &&
+                                s.index == 0
+                            ? HookMode::kModify
+                            : HookMode::kNone;
+               });
+    ConvBn halved_input = k;
+    for (float& v : halved_input.x) v *= 0.5f;
+    for (int run = 0; run < 2; ++run) {
+      CheckClose(ex.Run({in}).outputs[0], shape, halved_input.Expected(k.wt), 1e-4f);
+    }
+    ex.ClearHook();
+
     // Changed states are folded again; ResetStates restores the originals.
     ex.TransformStates([&](TensorId, const TensorInfo& info, Tensor& v) {
       if (info.name == "w") for (float& f : v.f32) f *= -0.5f;
