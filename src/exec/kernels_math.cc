@@ -18,7 +18,9 @@ using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
 
 // ----- binary element-wise with numpy broadcasting -----
 
-enum class BinOp { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kEqual, kLess, kGreater, kAnd, kOr };
+// kMod: ONNX Mod with fmod=0 (the result takes the divisor's sign, as Python's %); kFmod: fmod=1
+// (C's fmod / %, the dividend's sign).  Comparisons and logic ops come last (kEqual onwards).
+enum class BinOp { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kFmod, kEqual, kLess, kGreater, kAnd, kOr };
 
 template <typename T, typename F>
 void BroadcastLoop(const Tensor& a, const T* pa, const Tensor& b, const T* pb,
@@ -105,6 +107,27 @@ KStatus ApplyBinary(BinOp op, const Tensor& a, const T* pa, const Tensor& b, con
       break;
     case BinOp::kMax: BroadcastLoop<T>(a, pa, b, pb, oshape, po, [](T x, T y) { return x < y ? y : x; }); break;
     case BinOp::kMin: BroadcastLoop<T>(a, pa, b, pb, oshape, po, [](T x, T y) { return y < x ? y : x; }); break;
+    case BinOp::kMod:
+    case BinOp::kFmod: {
+      const bool divisor_sign = op == BinOp::kMod;
+      if constexpr (std::is_same_v<T, float>) {
+        BroadcastLoop<T>(a, pa, b, pb, oshape, po, [divisor_sign](T x, T y) {
+          T r = std::fmod(x, y);
+          if (divisor_sign && r != 0 && ((r < 0) != (y < 0))) r += y;
+          return r;
+        });
+      } else {
+        for (int64_t v : b.i64)
+          if (v == 0) return "integer modulo by zero";
+        BroadcastLoop<T>(a, pa, b, pb, oshape, po, [divisor_sign](T x, T y) {
+          if (y == -1) return T{0};  // no INT64_MIN % -1 trap
+          T r = x % y;
+          if (divisor_sign && r != 0 && ((r < 0) != (y < 0))) r += y;
+          return r;
+        });
+      }
+      break;
+    }
     default: break;
   }
   return {};
@@ -647,6 +670,7 @@ std::unique_ptr<Kernel> CreateMathKernel(const KernelSpec& s, std::string* error
       {"Or", BinOp::kOr}};
   for (const auto& [name, bop] : kBinary)
     if (op == name) return std::make_unique<BinaryKernel>(bop);
+  if (op == "Mod") return std::make_unique<BinaryKernel>(a.Int("fmod", 0) != 0 ? BinOp::kFmod : BinOp::kMod);
   if (op == "Max") return std::make_unique<VariadicKernel>(BinOp::kMax, false);
   if (op == "Min") return std::make_unique<VariadicKernel>(BinOp::kMin, false);
   if (op == "Sum") return std::make_unique<VariadicKernel>(BinOp::kAdd, false);

@@ -1,5 +1,5 @@
 // Data-movement and shape-computing kernels: Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
-// Concat, Split, Slice, Gather, Pad, Expand, Tile, Where, Shape, Size, Cast, Identity, Dropout,
+// Concat, Split, Slice, Gather, Pad, Expand, Tile, Where, ScatterND, Shape, Size, Cast, Identity, Dropout,
 // Constant, ConstantOfShape, Range.
 #include <algorithm>
 #include <cmath>
@@ -655,6 +655,77 @@ class WhereKernel : public Kernel {
   }
 };
 
+// ScatterND: a copy of data with `updates` written (or combined, by `reduction`) at the index
+// tuples of the last axis of `indices`: data [r dims], indices [q dims, last = k <= r],
+// updates = indices.shape[:-1] + data.shape[k:].  Negative indices count from the end.
+class ScatterNDKernel : public Kernel {
+ public:
+  explicit ScatterNDKernel(std::string reduction) : reduction_(std::move(reduction)) {}
+  KStatus Run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
+    if (in.size() < 3 || !in[0] || !in[1] || !in[2]) return "ScatterND expects 3 inputs";
+    const Tensor &data = *in[0], &indices = *in[1], &updates = *in[2];
+    if (indices.is_float() || data.is_float() != updates.is_float()) return "ScatterND input types do not fit";
+    if (indices.shape.empty()) return "ScatterND indices need at least one axis";
+    const auto k = static_cast<size_t>(indices.shape.back());
+    if (k < 1 || k > data.shape.size()) return "ScatterND index tuples longer than the data's rank";
+    std::vector<int64_t> want(indices.shape.begin(), indices.shape.end() - 1);
+    want.insert(want.end(), data.shape.begin() + static_cast<std::ptrdiff_t>(k), data.shape.end());
+    if (updates.shape != want) {
+      return "ScatterND updates have shape " + ShapeString(updates.shape) + ", expected " + ShapeString(want);
+    }
+    KStatus st = AllocLike(out[0], data, data.shape);
+    if (!st.empty()) return st;
+    if (data.is_float()) {
+      out[0]->f32 = data.f32;
+    } else {
+      out[0]->i64 = data.i64;
+    }
+    int64_t slice = 1;  // elements per index tuple
+    for (size_t d = k; d < data.shape.size(); ++d) slice *= data.shape[d];
+    std::vector<int64_t> stride(k, slice);
+    for (size_t d = k - 1; d-- > 0;) stride[d] = stride[d + 1] * data.shape[d + 1];
+    const int64_t tuples = static_cast<int64_t>(indices.i64.size()) / static_cast<int64_t>(k);
+    for (int64_t t = 0; t < tuples; ++t) {
+      int64_t offset = 0;
+      for (size_t d = 0; d < k; ++d) {
+        int64_t i = indices.i64[static_cast<size_t>(t) * k + d];
+        if (i < 0) i += data.shape[d];
+        if (i < 0 || i >= data.shape[d]) return "ScatterND index out of range";
+        offset += i * stride[d];
+      }
+      const int64_t from = t * slice;
+      if (data.is_float()) {
+        if (!Combine(out[0]->f32, updates.f32, offset, from, slice)) return "unknown ScatterND reduction '" + reduction_ + "'";
+      } else {
+        if (!Combine(out[0]->i64, updates.i64, offset, from, slice)) return "unknown ScatterND reduction '" + reduction_ + "'";
+      }
+    }
+    return {};
+  }
+
+ private:
+  template <typename T>
+  bool Combine(std::vector<T>& dst, const std::vector<T>& src, int64_t at, int64_t from, int64_t n) const {
+    T* d = dst.data() + at;
+    const T* u = src.data() + from;
+    if (reduction_ == "none") {
+      std::copy(u, u + n, d);
+    } else if (reduction_ == "add") {
+      for (int64_t i = 0; i < n; ++i) d[i] += u[i];
+    } else if (reduction_ == "mul") {
+      for (int64_t i = 0; i < n; ++i) d[i] *= u[i];
+    } else if (reduction_ == "max") {
+      for (int64_t i = 0; i < n; ++i) d[i] = d[i] < u[i] ? u[i] : d[i];
+    } else if (reduction_ == "min") {
+      for (int64_t i = 0; i < n; ++i) d[i] = u[i] < d[i] ? u[i] : d[i];
+    } else {
+      return false;
+    }
+    return true;
+  }
+  std::string reduction_;
+};
+
 // ----- Shape, Size, Cast, constants, Range -----
 
 class ShapeKernel : public Kernel {
@@ -866,6 +937,7 @@ std::unique_ptr<Kernel> CreateShapeKernel(const KernelSpec& s, std::string* erro
   if (op == "Expand") return std::make_unique<ExpandKernel>();
   if (op == "Tile") return std::make_unique<TileKernel>();
   if (op == "Where") return std::make_unique<WhereKernel>();
+  if (op == "ScatterND") return std::make_unique<ScatterNDKernel>(a.String("reduction", "none"));
   if (op == "Shape") {
     std::optional<int64_t> end;
     if (a.Has("end")) end = a.Int("end", 0);

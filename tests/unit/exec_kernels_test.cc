@@ -84,6 +84,19 @@ TEST_CASE("binary ops broadcast like numpy", "[exec]") {
     r = RunOp("Min", {F({2}, {1, 5}), F({1}, {3})});
     CheckClose(r.outputs[0], {2}, {1, 3});
   }
+  SECTION("mod (fmod=0: the divisor's sign, as Python's %) and fmod (fmod=1: the dividend's)") {
+    // 7 % 3 = 1, -7 % 3 = 2, 7 % -3 = -2, -7 % -3 = -1 (Python); C fmod: 1, -1, 1, -1.
+    auto r = RunOp("Mod", {I({4}, {7, -7, 7, -7}), I({4}, {3, 3, -3, -3})});
+    CheckInts(r.outputs[0], {4}, {1, 2, -2, -1});
+    r = RunOp("Mod", {I({4}, {7, -7, 7, -7}), I({4}, {3, 3, -3, -3})}, Attrs({{"fmod", AInt(1)}}));
+    CheckInts(r.outputs[0], {4}, {1, -1, 1, -1});
+    r = RunOp("Mod", {F({3}, {5.5f, -5.5f, 5.5f}), F({3}, {2, 2, -2})}, Attrs({{"fmod", AInt(1)}}));
+    CheckClose(r.outputs[0], {3}, {1.5f, -1.5f, 1.5f});
+    r = RunOp("Mod", {F({2}, {5.5f, -5.5f}), F({}, {2})});
+    CheckClose(r.outputs[0], {2}, {1.5f, 0.5f});
+    r = RunOp("Mod", {I({1}, {4}), I({1}, {0})});
+    CHECK(r.error == "integer modulo by zero");
+  }
   SECTION("comparisons give bool") {
     auto r = RunOp("Equal", {I({3}, {1, 2, 3}), I({}, {2})});
     CHECK(r.outputs[0].type == ElementType::kBool);
@@ -255,6 +268,27 @@ TEST_CASE("Pooling", "[exec]") {
 
   r = RunOp("MaxPool", {F({1, 1, 2, 2}, {1, 2, 3, 4})}, Attrs({{"kernel_shape", AInts({3, 3})}}));
   CHECK(r.error == "the window (extent 3) is larger than the padded input (2)");
+}
+
+TEST_CASE("ScatterND writes or combines slices at index tuples", "[exec]") {
+  // data [4, 2]; two index tuples of length 1 (rows 3 and -4 = 0), updates [2, 2].
+  const Tensor data = F({4, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  const Tensor rows = I({2, 1}, {3, -4});
+  const Tensor updates = F({2, 2}, {10, 20, 30, 40});
+  auto r = RunOp("ScatterND", {data, rows, updates});
+  CheckClose(r.outputs[0], {4, 2}, {30, 40, 3, 4, 5, 6, 10, 20});
+  r = RunOp("ScatterND", {data, rows, updates}, Attrs({{"reduction", AStr("add")}}));
+  CheckClose(r.outputs[0], {4, 2}, {31, 42, 3, 4, 5, 6, 17, 28});
+  r = RunOp("ScatterND", {data, rows, updates}, Attrs({{"reduction", AStr("max")}}));
+  CheckClose(r.outputs[0], {4, 2}, {30, 40, 3, 4, 5, 6, 10, 20});
+  // Full index tuples (k = rank) on int64 data: single elements.
+  r = RunOp("ScatterND", {I({2, 2}, {1, 2, 3, 4}), I({2, 2}, {0, 1, 1, 0}), I({2}, {-5, -6})});
+  CheckInts(r.outputs[0], {2, 2}, {1, -5, -6, 4});
+  // Bad input: an index out of range, updates of the wrong shape.
+  r = RunOp("ScatterND", {data, I({1, 1}, {4}), F({1, 2}, {0, 0})});
+  CHECK(r.error == "ScatterND index out of range");
+  r = RunOp("ScatterND", {data, rows, F({2}, {0, 0})});
+  CHECK(r.error == "ScatterND updates have shape [2], expected [2,2]");
 }
 
 TEST_CASE("Shape ops", "[exec]") {
