@@ -435,8 +435,9 @@ class Resolver {
     return b.is_float() && b.shape.known && b.shape.rank() == 1 ? next : kNoOp;
   }
 
-  // x * sigmoid(x), PyTorch's export of SiLU (Sigmoid then Mul with x): one activation in the
-  // torch program.  Its two ops when `x` (an output of `producer`) is read by exactly those two.
+  // x * sigmoid(x) and x * hardsigmoid(x), PyTorch's exports of SiLU and (below opset 14)
+  // Hardswish: one activation in the torch program.  Its two ops when `x` (an output of
+  // `producer`) is read by exactly those two.
   std::vector<OpId> SiluChainAfter(const Op& producer) const {
     if (producer.outputs.empty()) return {};
     const TensorId x = producer.outputs[0];
@@ -446,7 +447,7 @@ class Resolver {
     }
     for (OpId s : xi.consumers) {
       const Op& sig = M().op(s);
-      if (sig.type != "sigmoid" || sig.inputs.empty() || sig.inputs[0] != x) continue;
+      if ((sig.type != "sigmoid" && sig.type != "hardsigmoid") || sig.inputs.empty() || sig.inputs[0] != x) continue;
       const OpId m = SoleConsumer(sig);
       if (m == kNoOp || M().op(m).type != "mul") return {};
       const Op& mul = M().op(m);
@@ -556,7 +557,7 @@ class Resolver {
   static std::string PatternName(std::string_view fam, const std::vector<OpId>& ops, const Model& model) {
     // Inner ops come from AnnotatePatterns: batch_norm, an activation, a MatMul linear's bias Add
     // (part of the linear: no suffix), an erf-GELU chain (one activation, named by its Div) or a
-    // SiLU chain (named by its Sigmoid).
+    // SiLU / Hardswish chain (named by its Sigmoid / HardSigmoid).
     std::string name(fam);
     for (size_t i = 1; i < ops.size(); ++i) {
       const Op& op = model.op(ops[i]);

@@ -190,10 +190,11 @@ TEST_CASE("zoo_sequence with w8a8: exported decompositions are the torch program
   }
 }
 
-// zoo_vision: F.silu(conv(z)) exports as Sigmoid + Mul(conv_out, sigmoid): one activation after
-// the conv (torch: conv -> silu, fused).  sigmoid(conv(d)) * d multiplies by another tensor: the
+// zoo_vision: F.silu(conv(z)) exports as Sigmoid + Mul(conv_out, sigmoid), F.hardswish as
+// HardSigmoid + Mul: one activation after the conv (torch: conv -> silu, fused).  sigmoid(conv(d)) * d multiplies by another tensor: the
 // sigmoid is the conv's activation and the Mul is an op of its own.
-TEST_CASE("zoo_vision with w8a8: SiLU fuses into its conv, a gating Mul does not", "[plan][models]") {
+TEST_CASE("zoo_vision with w8a8: SiLU and Hardswish fuse into their conv, a gating Mul does not",
+          "[plan][models]") {
   auto model = Load("zoo_vision");
   PlanResult r = PlanWith("w8a8.qrules", model);
   INFO(RenderText(r.diagnostics));
@@ -210,6 +211,11 @@ TEST_CASE("zoo_vision with w8a8: SiLU fuses into its conv, a gating Mul does not
   REQUIRE(mix.fused.size() == 2);
   CHECK(plan.model->op(mix.fused[0]).type == "sigmoid");
   CHECK(plan.model->op(mix.fused[1]).type == "mul");
+  const OpPlan& up = conv_of("up");  // F.hardswish: HardSigmoid + Mul at opset 13
+  CHECK(up.pattern == "conv_transpose_act");
+  REQUIRE(up.fused.size() == 2);
+  CHECK(plan.model->op(up.fused[0]).type == "hardsigmoid");
+  CHECK(plan.model->op(up.fused[1]).type == "mul");
   const OpPlan& dilated = conv_of("dilated");
   CHECK(dilated.pattern == "conv_act");
   REQUIRE(dilated.fused.size() == 1);

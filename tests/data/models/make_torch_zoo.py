@@ -23,8 +23,8 @@ from export_torch import export  # noqa: E402
 
 
 class Vision(nn.Module):
-    """Conv/BN/activations (SiLU as Sigmoid + Mul), depthwise and transposed conv, resizes, pools,
-    concat, pad."""
+    """Conv/BN/activations (SiLU as Sigmoid + Mul, Hardswish as HardSigmoid + Mul at opset 13),
+    depthwise and transposed conv, resizes, pools, concat, pad."""
 
     def __init__(self):
         super().__init__()
@@ -40,7 +40,7 @@ class Vision(nn.Module):
         y = F.relu6(self.bn(self.stem(x)))                       # Conv, BatchNormalization, Clip
         d = F.leaky_relu(self.dw(y), 0.1)                        # depthwise, LeakyRelu
         d = torch.sigmoid(self.dilated(d)) * d                   # dilation, Sigmoid, Mul
-        u = self.up(d)                                           # ConvTranspose
+        u = F.hardswish(self.up(d))                              # ConvTranspose, Hardswish
         n = F.interpolate(d, scale_factor=2.0, mode="nearest")  # Resize nearest
         z = torch.cat([u, n[:, :4], y[:, 4:]], dim=1)            # Slice, Concat
         z = F.pad(z, (1, 0, 0, 1))                               # Pad
