@@ -29,18 +29,12 @@ struct Choice {
   std::string_view name;
 };
 
-// The best variant the CPU runs.  QRULES_EXEC_GEMM=generic|avx2 caps it (tests, benchmarks).
 Choice Pick() {
 #if defined(QRULES_EXEC_X86_VARIANTS)
-  const char* cap_env = std::getenv("QRULES_EXEC_GEMM");
-  const std::string_view cap = cap_env ? cap_env : "";
-  __builtin_cpu_init();
-  if (cap != "generic" && cap != "avx2" && __builtin_cpu_supports("avx512f") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")) {
-    return {&SgemmAvx512, "avx512"};
-  }
-  if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return {&SgemmAvx2, "avx2-fma"};
+  switch (PickExecIsa()) {
+    case ExecIsa::kAvx512: return {&SgemmAvx512, "avx512"};
+    case ExecIsa::kAvx2: return {&SgemmAvx2, "avx2-fma"};
+    case ExecIsa::kGeneric: break;
   }
 #endif
   return {&SgemmGeneric, "generic"};
@@ -66,5 +60,21 @@ void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 }
 
 std::string_view SgemmPath() { return Chosen().name; }
+
+ExecIsa PickExecIsa() {
+#if defined(QRULES_EXEC_X86_VARIANTS)
+  const char* cap_env = std::getenv("QRULES_EXEC_GEMM");
+  const std::string_view cap = cap_env ? cap_env : "";
+  __builtin_cpu_init();
+  if (cap != "generic" && cap != "avx2" && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")) {
+    return ExecIsa::kAvx512;
+  }
+  if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return ExecIsa::kAvx2;
+  }
+#endif
+  return ExecIsa::kGeneric;
+}
 
 }  // namespace qrules::internal

@@ -105,6 +105,10 @@ void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc);
 // Which GEMM code path Sgemm uses on this CPU ("avx2-fma" or "generic").
+// The widest variant family the CPU runs (AVX-512F+DQ+FMA, AVX2+FMA, or generic), capped by
+// QRULES_EXEC_GEMM=generic|avx2 (tests, benchmarks); shared by the GEMM and the vector kernels.
+enum class ExecIsa { kGeneric, kAvx2, kAvx512 };
+ExecIsa PickExecIsa();
 std::string_view SgemmPath();
 
 }  // namespace qrules::internal

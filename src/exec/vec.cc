@@ -1,9 +1,10 @@
 // Run-time choice of the VecKernels variant (vec.h); the generic one is compiled here.
 #include "exec/vec.h"
 
+#include "exec/kernels.h"
+
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 
 #define QRULES_VEC_NS vec_generic
 #define QRULES_VEC_BYTES 16
@@ -39,15 +40,10 @@ struct Choice {
 
 Choice Pick() {
 #if defined(QRULES_EXEC_X86_VARIANTS)
-  const char* cap_env = std::getenv("QRULES_EXEC_GEMM");
-  const std::string_view cap = cap_env ? cap_env : "";
-  __builtin_cpu_init();
-  if (cap != "generic" && cap != "avx2" && __builtin_cpu_supports("avx512f") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")) {
-    return {QRULES_VEC_TABLE(vec_avx512), "avx512"};
-  }
-  if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return {QRULES_VEC_TABLE(vec_avx2), "avx2-fma"};
+  switch (PickExecIsa()) {
+    case ExecIsa::kAvx512: return {QRULES_VEC_TABLE(vec_avx512), "avx512"};
+    case ExecIsa::kAvx2: return {QRULES_VEC_TABLE(vec_avx2), "avx2-fma"};
+    case ExecIsa::kGeneric: break;
   }
 #endif
   return {QRULES_VEC_TABLE(vec_generic), "generic"};

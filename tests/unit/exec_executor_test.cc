@@ -14,34 +14,6 @@ namespace {
 
 using namespace qrules::testing;
 
-TensorSpec Act(std::string name, std::optional<ElementType> t = ElementType::kFloat32) {
-  TensorSpec s;
-  s.name = std::move(name);
-  s.dtype = t;
-  return s;
-}
-
-TensorSpec State(std::string name, Tensor v) {
-  TensorSpec s;
-  s.name = std::move(name);
-  s.dtype = v.type;
-  s.shape = Shape::Of(v.shape);
-  s.data = std::move(v);
-  return s;
-}
-
-OpSpec MakeOp(std::string name, std::string onnx_type, std::vector<std::string> inputs,
-              std::vector<TensorSpec> outputs, AttributeMap attrs = {}) {
-  OpSpec o;
-  o.name = std::move(name);
-  o.type = onnx_type;
-  o.onnx_type = std::move(onnx_type);
-  o.inputs = std::move(inputs);
-  o.outputs = std::move(outputs);
-  o.attributes = std::move(attrs);
-  return o;
-}
-
 // x [N,2,2] -> Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]))  = [N,4]
 //   -> Gemm(W [3,4], b [3], transB) -> Relu -> y [N,3]
 std::shared_ptr<const Model> ShapeChainModel() {

@@ -113,34 +113,6 @@ TEST_CASE("Transpose of strided inner dims matches index arithmetic", "[exec]") 
   }
 }
 
-TensorSpec Act(std::string name) {
-  TensorSpec s;
-  s.name = std::move(name);
-  s.dtype = ElementType::kFloat32;
-  return s;
-}
-
-TensorSpec State(std::string name, Tensor v) {
-  TensorSpec s;
-  s.name = std::move(name);
-  s.dtype = v.type;
-  s.shape = Shape::Of(v.shape);
-  s.data = std::move(v);
-  return s;
-}
-
-OpSpec MakeOp(std::string name, std::string onnx_type, std::vector<std::string> inputs,
-              std::vector<TensorSpec> outputs, AttributeMap attrs = {}) {
-  OpSpec o;
-  o.name = std::move(name);
-  o.type = onnx_type;
-  o.onnx_type = std::move(onnx_type);
-  o.inputs = std::move(inputs);
-  o.outputs = std::move(outputs);
-  o.attributes = std::move(attrs);
-  return o;
-}
-
 // x [N,C,H,W] -> Conv(w, [b]; 3x3, stride 2, pads 1) -> BatchNormalization -> Relu -> y.
 struct ConvBn {
   int64_t n = 2, c = 3, h = 9, w = 8, m = 5;

@@ -4,10 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "exec/kernels.h"
+#include "qrules/ir.h"
 #include "qrules/tensor.h"
 
 namespace qrules::testing {
@@ -89,6 +91,36 @@ inline void CheckInts(const Tensor& got, const std::vector<int64_t>& shape,
   REQUIRE(!got.is_float());
   REQUIRE(got.shape == shape);
   CHECK(got.i64 == want);
+}
+
+// Model-building helpers for executor tests: an activation, a state with its data, an op whose
+// torch type is its ONNX type.
+inline TensorSpec Act(std::string name, std::optional<ElementType> t = ElementType::kFloat32) {
+  TensorSpec s;
+  s.name = std::move(name);
+  s.dtype = t;
+  return s;
+}
+
+inline TensorSpec State(std::string name, Tensor v) {
+  TensorSpec s;
+  s.name = std::move(name);
+  s.dtype = v.type;
+  s.shape = Shape::Of(v.shape);
+  s.data = std::move(v);
+  return s;
+}
+
+inline OpSpec MakeOp(std::string name, std::string onnx_type, std::vector<std::string> inputs,
+                     std::vector<TensorSpec> outputs, AttributeMap attrs = {}) {
+  OpSpec o;
+  o.name = std::move(name);
+  o.type = onnx_type;
+  o.onnx_type = std::move(onnx_type);
+  o.inputs = std::move(inputs);
+  o.outputs = std::move(outputs);
+  o.attributes = std::move(attrs);
+  return o;
 }
 
 }  // namespace qrules::testing
