@@ -651,6 +651,18 @@ class Resolver {
         tp->origin = e ? EntryOrigin(p, "op_input", *e) : Origin{p.config_origin.where, p.config_origin.description + " > op_input: none"};
       }
     }
+    // A MatMul linear's absorbed bias Add: its rank-1 state is the linear's `bias` (op_state),
+    // as the third input of a Gemm linear is.
+    if (m.ops.size() > 1 && info->pattern == "linear" && BiasAddAfter(op) == m.ops[1]) {
+      const OpId bias_add = m.ops[1];
+      for (TensorId t : M().op(bias_add).inputs) {
+        if (t == kNoTensor || !M().tensor(t).is_state()) continue;
+        TensorPlan* tp = FindTensorPlan(bias_add, TensorRole::kState, t);
+        if (!tp) continue;
+        tp->note = fmt::format("the bias of linear '{}'", op.name);
+        AnnotateState(bias_add, t, *tp, Lookup(state_map, {TensorKey::Name("bias")}), p, state_map.empty());
+      }
+    }
     // Output of the last op of the pattern.
     const OpId last = m.ops.back();
     const Op& last_op = M().op(last);

@@ -221,3 +221,40 @@ TEST_CASE("zoo_vision with w8a8: SiLU and Hardswish fuse into their conv, a gati
   REQUIRE(dilated.fused.size() == 1);
   CHECK(plan.model->op(dilated.fused[0]).type == "sigmoid");
 }
+
+// The bias of a linear exported as MatMul + Add is a state of the Add; `op_state { bias: … }`
+// must reach it as it reaches a Gemm's third input (zoo_sequence: qkv, proj, ff1, ff2 are
+// MatMul + Add, `out` acts on 2-D and is a Gemm).
+TEST_CASE("op_state bias reaches the bias of a MatMul-exported linear", "[plan][models]") {
+  auto model = Load("zoo_sequence");
+  CompileResult c = Compile(std::make_shared<const Source>(
+      "bias.qrules",
+      "qrules 1\n"
+      "global {\n"
+      "  op_state { weight: { dtype: int8, granularity: per_channel, qparams: static },\n"
+      "             bias: { dtype: int8, granularity: per_tensor, qparams: static } }\n"
+      "}\n"));
+  INFO(RenderText(c.diagnostics));
+  REQUIRE(c.ok());
+  PlanResult r = Resolve(c.rules, model);
+  INFO(RenderText(r.diagnostics));
+  REQUIRE(r.ok());
+  const Plan& plan = *r.plan;
+  for (const char* linear : {"qkv", "proj", "ff1", "ff2", "out"}) {
+    INFO("linear " << linear);
+    auto id = plan.model->ModuleIdOf(linear);
+    REQUIRE(id.has_value());
+    int biases = 0;
+    for (OpId o : plan.model->module(*id).ops) {
+      for (const TensorPlan& tp : plan.ops[static_cast<size_t>(o)].tensors) {
+        if (tp.role != TensorRole::kState || plan.model->tensor(tp.tensor).local_name != "bias") continue;
+        ++biases;
+        CHECK(tp.reason == Reason::kQuantized);
+        REQUIRE(tp.point >= 0);
+        CHECK(plan.points[static_cast<size_t>(tp.point)].spec.granularity.kind == GranularityKind::kPerTensor);
+        CHECK(plan.state_points[static_cast<size_t>(tp.tensor)] == tp.point);
+      }
+    }
+    CHECK(biases == 1);
+  }
+}
