@@ -318,22 +318,6 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
 
 namespace internal {
 
-IntQParamsArgs IntQParamsArgsFor(const QuantizationSpec& spec) {
-  const IntRange q = QuantRange(spec.dtype, spec.qscheme);
-  IntQParamsArgs a{};
-  a.asymmetric = spec.qscheme == QScheme::kAsymmetric;
-  a.has_range_min = spec.float_range_min.has_value();
-  a.has_range_max = spec.float_range_max.has_value();
-  a.range_min = spec.float_range_min.value_or(0.0f);
-  a.range_max = spec.float_range_max.value_or(0.0f);
-  a.steps = static_cast<float>(q.qmax - q.qmin);
-  a.denominator = static_cast<float>(q.qmax - q.qmin) / 2.0f;  // exact
-  a.qmin = static_cast<float>(q.qmin);
-  a.qmax = static_cast<float>(q.qmax);
-  a.symmetric_zero_point = (q.qmax + q.qmin + 1) / 2;  // C++ division truncates, as trunc()
-  return a;
-}
-
 bool FusedStaticObserveQuantize(const QuantizationSpec& spec, const QuantKernel& kernel,
                                 const BlockLayout& layout, std::span<const float> x,
                                 std::span<float> y, std::span<uint8_t> ste_mask, BlockRange* range,

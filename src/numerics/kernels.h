@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <span>
 
+#include "numerics/numerics_internal.h"
 #include "qrules/fake_quant.h"
 
 namespace qrules::internal {
@@ -95,21 +96,6 @@ struct FpVarParams {
   uint32_t mantissa_bits;
 };
 
-// The static calculator's integer qparams of a run of blocks, from their raw min / max / NaN
-// flags (semantics.md §c.3-§c.6, as reference_fake_quant.cc's ClampRange* + BlockQParams).
-struct IntQParamsArgs {
-  bool asymmetric;
-  bool has_range_min, has_range_max;  // float_range bounds replace the observed ones
-  float range_min, range_max;
-  float steps;        // asymmetric: qmax - qmin
-  float denominator;  // symmetric: (qmax - qmin) / 2
-  float qmin, qmax;
-  int32_t symmetric_zero_point;
-};
-
-// The constants BlockQParams (reference_fake_quant.cc) uses for an integer spec.
-IntQParamsArgs IntQParamsArgsFor(const QuantizationSpec& spec);
-
 struct KernelTable {
   const char* name;  // "avx2/divps", "sse4.1/rcp64", ...
   DivisionMethod division;
@@ -139,7 +125,8 @@ struct KernelTable {
                       uint8_t* nan);
   // Element-wise: mn[i] = min(mn[i], x[i]), mx likewise, nan[i] |= isnan(x[i]).
   void (*minmax_var)(const float* x, int64_t n, float* mn, float* mx, uint8_t* nan);
-  // For n blocks: mn/mx (raw, in) become the clamped range (out); scale, zero_point, minval out.
+  // The static calculator's integer qparams (§c.3-§c.6) of n blocks from their raw min / max /
+  // NaN flags: mn/mx (raw, in) become the clamped range (out); scale, zero_point, minval out.
   void (*int_qparams)(const IntQParamsArgs& a, int64_t n, float* mn, float* mx,
                       const uint8_t* nan, float* scale, int32_t* zero_point, float* minval);
 };

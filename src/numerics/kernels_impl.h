@@ -164,7 +164,9 @@ inline VF DivByRcp(VF d, VD rcp) {
   return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 inline VF Div(VF a, VF b) { return _mm256_div_ps(a, b); }
-inline VF MulAddZero(VF r, VF scale) { return _mm256_add_ps(_mm256_mul_ps(r, scale), _mm256_setzero_ps()); }
+inline VF MulAddZero(VF r, VF scale) {
+  return _mm256_add_ps(_mm256_mul_ps(r, scale), _mm256_setzero_ps());
+}
 inline VF DivByRcpArray(VF d, const double* rcp) {
   VD lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)), _mm256_loadu_pd(rcp));
   VD hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)), _mm256_loadu_pd(rcp + 4));
@@ -1033,22 +1035,9 @@ void IntQParams(const IntQParamsArgs& a, int64_t n, float* mn, float* mx, const 
   // The tail: the reference's scalar steps.
   for (; i < n; ++i) {
     const float q = __builtin_nanf("");
-    const float lo = ClampRangeMin(a.has_range_min ? a.range_min : nan[i] ? q : mn[i]);
-    const float hi = ClampRangeMax(a.has_range_max ? a.range_max : nan[i] ? q : mx[i]);
-    mn[i] = lo;
-    mx[i] = hi;
-    if (a.asymmetric) {
-      const float s = NanMax((hi - lo) / a.steps, 0x1p-23f);
-      float z = a.qmin - __builtin_nearbyintf(lo / s);
-      z = NanClamp(z, a.qmin, a.qmax);
-      scale[i] = s;
-      zero_point[i] = FloatToInt32(z);
-      minval[i] = lo;
-    } else {
-      scale[i] = NanMax(NanMax(-lo, hi) / a.denominator, 0x1p-23f);
-      zero_point[i] = a.symmetric_zero_point;
-      minval[i] = -NanMax(__builtin_fabsf(lo), __builtin_fabsf(hi));
-    }
+    mn[i] = ClampRangeMin(a.has_range_min ? a.range_min : nan[i] ? q : mn[i]);
+    mx[i] = ClampRangeMax(a.has_range_max ? a.range_max : nan[i] ? q : mx[i]);
+    IntQParamsOne(a, mn[i], mx[i], &scale[i], &zero_point[i], &minval[i]);
   }
 }
 

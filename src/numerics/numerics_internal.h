@@ -32,6 +32,36 @@ inline int32_t FloatToInt32(float z) {
   return static_cast<int32_t>(z);
 }
 
+// The static calculator's integer qparams constants for one spec (§c.4-§c.6), decoded once.
+struct IntQParamsArgs {
+  bool asymmetric;
+  bool has_range_min, has_range_max;  // float_range bounds replace the observed ones
+  float range_min, range_max;
+  float steps;        // asymmetric: qmax - qmin
+  float denominator;  // symmetric: (qmax - qmin) / 2
+  float qmin, qmax;
+  int32_t symmetric_zero_point;
+};
+
+// §c.4 / §c.6 for one block whose range [lo, hi] is already clamped to contain 0: the
+// reference formulas, which the vectorized kernel (int_qparams) reproduces lane by lane.
+inline void IntQParamsOne(const IntQParamsArgs& a, float lo, float hi, float* scale,
+                          int32_t* zero_point, float* minval) {
+  constexpr float kEps = 0x1p-23f;
+  if (a.asymmetric) {
+    const float s = NanMax((hi - lo) / a.steps, kEps);
+    float z = a.qmin - std::nearbyint(lo / s);  // nearbyint: round half to even
+    z = NanClamp(z, a.qmin, a.qmax);
+    *scale = s;
+    *zero_point = FloatToInt32(z);  // NaN -> INT32_MIN, as on x86
+    *minval = lo;
+  } else {
+    *scale = NanMax(NanMax(-lo, hi) / a.denominator, kEps);
+    *zero_point = a.symmetric_zero_point;
+    *minval = -NanMax(std::fabs(lo), std::fabs(hi));
+  }
+}
+
 // An FP8 / FP4 format: mantissa bits and the exponent of its smallest normal value.
 struct FloatFormat {
   int mantissa_bits;
@@ -56,6 +86,8 @@ namespace qrules {
 struct QuantizationSpec;
 }
 namespace qrules::internal {
+// The IntQParamsArgs of an integer spec (reference_fake_quant.cc).
+IntQParamsArgs IntQParamsArgsFor(const QuantizationSpec& spec);
 // §c.4 / §c.6 qparams of n blocks from their ranges (reference_fake_quant.cc).  zero_point and
 // minval are not touched for floating dtypes (may be null then).
 void BlockQParams(const QuantizationSpec& spec, const float* mn, const float* mx, size_t n,

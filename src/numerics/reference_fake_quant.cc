@@ -260,29 +260,26 @@ void BlockQParams(const QuantizationSpec& spec, const float* mn, const float* mx
     }
     return;
   }
-  const IntRange q = QuantRange(spec.dtype, spec.qscheme);
-  if (spec.qscheme != QScheme::kAsymmetric) {
-    const float denominator = static_cast<float>(q.qmax - q.qmin) / 2.0f;  // exact
-    const int32_t zp = (q.qmax + q.qmin + 1) / 2;  // C++ division truncates, as trunc()
-    for (size_t b = 0; b < n; ++b) {
-      const float m = NanMax(-mn[b], mx[b]);
-      scale[b] = NanMax(m / denominator, kEps);
-      zero_point[b] = zp;
-      minval[b] = -NanMax(std::fabs(mn[b]), std::fabs(mx[b]));
-    }
-  } else {
-    const auto qmin = static_cast<float>(q.qmin);
-    const auto qmax = static_cast<float>(q.qmax);
-    const auto steps = static_cast<float>(q.qmax - q.qmin);
-    for (size_t b = 0; b < n; ++b) {
-      const float s = NanMax((mx[b] - mn[b]) / steps, kEps);
-      float z = qmin - std::nearbyint(mn[b] / s);  // nearbyint: round half to even
-      z = NanClamp(z, qmin, qmax);
-      scale[b] = s;
-      zero_point[b] = FloatToInt32(z);  // NaN -> INT32_MIN, as on x86
-      minval[b] = mn[b];
-    }
+  const IntQParamsArgs a = IntQParamsArgsFor(spec);
+  for (size_t b = 0; b < n; ++b) {
+    IntQParamsOne(a, mn[b], mx[b], &scale[b], &zero_point[b], &minval[b]);
   }
+}
+
+IntQParamsArgs IntQParamsArgsFor(const QuantizationSpec& spec) {
+  const IntRange q = QuantRange(spec.dtype, spec.qscheme);
+  IntQParamsArgs a{};
+  a.asymmetric = spec.qscheme == QScheme::kAsymmetric;
+  a.has_range_min = spec.float_range_min.has_value();
+  a.has_range_max = spec.float_range_max.has_value();
+  a.range_min = spec.float_range_min.value_or(0.0f);
+  a.range_max = spec.float_range_max.value_or(0.0f);
+  a.steps = static_cast<float>(q.qmax - q.qmin);
+  a.denominator = static_cast<float>(q.qmax - q.qmin) / 2.0f;  // exact
+  a.qmin = static_cast<float>(q.qmin);
+  a.qmax = static_cast<float>(q.qmax);
+  a.symmetric_zero_point = (q.qmax + q.qmin + 1) / 2;  // C++ division truncates, as trunc()
+  return a;
 }
 
 }  // namespace internal
