@@ -130,64 +130,77 @@ struct Simulator::Impl {
   std::vector<float> scratch_out;  // the discarded pass-through of an observe-only hook
   bool measuring = true;       // gather per-point error statistics (Evaluate)
 
+  // The point applied at each slot and how: kModify (observe as enabled and quantize), or on
+  // split edges kObserve at the producer and kModify with the observer off at inheriting
+  // consumers.  Decided once per plan (PlanSlots); the hook filter and the hook read it.
+  struct SlotPoint {
+    int point = -1;
+    HookMode mode = HookMode::kNone;
+    bool observe = true;  // the point's observer may run here
+  };
+  std::vector<std::vector<SlotPoint>> input_slots, output_slots;  // [op][index]
+
   // Split edges: tensors whose producer quantizes them (an output point) while some consumer
   // reads the float value (a `module_input { k: none }` override).  An output hook would change
   // what every consumer reads, so on these edges the producer's hook only observes, and every
   // consumer that inherits the producer's point quantizes its own copy with the observer off:
   // one observation per run, as on any other edge.  (A graph output keeps the output hook: what
   // the model returns is the quantized value, and its float readers see that value too.)
-  std::vector<char> split;  // by TensorId
-
-  void FindSplitEdges(const Plan& plan) {
+  void PlanSlots(const Plan& plan) {
     const Model& m = *plan.model;
-    split.assign(m.tensors().size(), 0);
+    std::vector<int> split_point(m.tensors().size(), -1);  // the producer's point on split edges
     for (OpId o = 0; o < static_cast<OpId>(m.ops().size()); ++o) {
       const Op& op = m.op(o);
       for (size_t r = 0; r < op.outputs.size(); ++r) {
         const TensorId t = op.outputs[r];
-        if (t == kNoTensor || plan.output_points[static_cast<size_t>(o)][r] < 0) continue;
+        const int pt = plan.output_points[static_cast<size_t>(o)][r];
+        if (t == kNoTensor || pt < 0) continue;
         if (std::find(m.outputs().begin(), m.outputs().end(), t) != m.outputs().end()) continue;
         for (OpId c : m.tensor(t).consumers) {
           const Op& cop = m.op(c);
           for (size_t k = 0; k < cop.inputs.size(); ++k) {
             if (cop.inputs[k] == t && plan.input_points[static_cast<size_t>(c)][k] == -1) {
-              split[static_cast<size_t>(t)] = 1;
+              split_point[static_cast<size_t>(t)] = pt;
             }
           }
         }
       }
     }
+    input_slots.assign(m.ops().size(), {});
+    output_slots.assign(m.ops().size(), {});
+    for (OpId o = 0; o < static_cast<OpId>(m.ops().size()); ++o) {
+      const Op& op = m.op(o);
+      const auto i = static_cast<size_t>(o);
+      for (size_t r = 0; r < op.outputs.size(); ++r) {
+        const TensorId t = op.outputs[r];
+        const int pt = plan.output_points[i][r];
+        SlotPoint at;
+        if (t != kNoTensor && pt >= 0) {
+          at = {pt, split_point[static_cast<size_t>(t)] >= 0 ? HookMode::kObserve : HookMode::kModify, true};
+        }
+        output_slots[i].push_back(at);
+      }
+      for (size_t k = 0; k < op.inputs.size(); ++k) {
+        const TensorId t = op.inputs[k];
+        const int pt = plan.input_points[i][k];
+        SlotPoint at;
+        if (t != kNoTensor && !m.tensor(t).is_state()) {  // states: quantized once
+          if (pt == Plan::kInheritPoint && split_point[static_cast<size_t>(t)] >= 0) {
+            at = {split_point[static_cast<size_t>(t)], HookMode::kModify, false};  // own copy
+          } else if (pt >= 0) {
+            at = {pt, HookMode::kModify, true};
+          }
+        }
+        input_slots[i].push_back(at);
+      }
+    }
   }
 
-  // The point applied at a slot and how: kModify (observe as enabled and quantize), or on split
-  // edges kObserve at the producer and kModify with the observer off at inheriting consumers.
-  struct SlotPoint {
-    int point = -1;
-    HookMode mode = HookMode::kNone;
-    bool observe = true;  // the point's observer may run here
-  };
-
-  SlotPoint PointAt(const Plan& plan, OpId op, TensorSlot slot) const {
-    const bool output = slot.kind == TensorSlot::Kind::kOutput;
-    const auto& v = output ? plan.output_points[static_cast<size_t>(op)] : plan.input_points[static_cast<size_t>(op)];
-    if (slot.index < 0 || static_cast<size_t>(slot.index) >= v.size()) return {};
-    const Op& o = plan.model->op(op);
-    const TensorId t = output ? o.outputs[static_cast<size_t>(slot.index)] : o.inputs[static_cast<size_t>(slot.index)];
-    if (t == kNoTensor) return {};
-    const bool is_split = split[static_cast<size_t>(t)] != 0;
-    int p = v[static_cast<size_t>(slot.index)];
-    if (output) return p < 0 ? SlotPoint{} : SlotPoint{p, is_split ? HookMode::kObserve : HookMode::kModify, true};
-    if (plan.model->tensor(t).is_state()) return {};  // states: quantized once
-    if (p == Plan::kInheritPoint && is_split) {
-      // The producer's point, applied to this consumer's copy.
-      const OpId producer = plan.model->tensor(t).producer;
-      const Op& pop = plan.model->op(producer);
-      for (size_t r = 0; r < pop.outputs.size(); ++r) {
-        if (pop.outputs[r] == t) return {plan.output_points[static_cast<size_t>(producer)][r], HookMode::kModify, false};
-      }
-      return {};
-    }
-    return p < 0 ? SlotPoint{} : SlotPoint{p, HookMode::kModify, true};
+  const SlotPoint& At(OpId op, TensorSlot slot) const {
+    static const SlotPoint kNone;
+    const auto& v = slot.kind == TensorSlot::Kind::kOutput ? output_slots[static_cast<size_t>(op)]
+                                                           : input_slots[static_cast<size_t>(op)];
+    return slot.index < 0 || static_cast<size_t>(slot.index) >= v.size() ? kNone : v[static_cast<size_t>(slot.index)];
   }
 
   // Runs `exec` over the inputs in batches, calling `progress`; concatenates outputs.
@@ -263,11 +276,11 @@ SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
   });
   // Activations: one hook at every point of the plan.
   const Plan* p = plan.get();
-  impl->FindSplitEdges(*p);
+  impl->PlanSlots(*p);
   impl->quant->SetHook(
       [impl, p](const TensorEvent& ev, Tensor& t) {
         if (!t.is_float()) return;
-        const Impl::SlotPoint at = impl->PointAt(*p, ev.op_id, ev.slot);
+        const Impl::SlotPoint& at = impl->At(ev.op_id, ev.slot);
         if (at.point < 0) return;
         const int pt = at.point;
         PointState& s = impl->points[static_cast<size_t>(pt)];
@@ -301,7 +314,7 @@ SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
         }
         if (measure && st.ok()) s.stats.Add(x, t.f32);
       },
-      [impl, p](const Model&, OpId op, TensorSlot slot) { return impl->PointAt(*p, op, slot).mode; });
+      [impl](const Model&, OpId op, TensorSlot slot) { return impl->At(op, slot).mode; });
   r.simulator = std::move(sim);
   return r;
 }
