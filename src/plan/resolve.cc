@@ -308,6 +308,8 @@ class Resolver {
 
   bool IsActivation(TensorId t) const { return M().tensor(t).is_float() && value_dependent_[static_cast<size_t>(t)]; }
 
+  static bool IsNeverQuantizedReason(Reason r) { return r == Reason::kNotFloat || r == Reason::kConstant; }
+
   // Why a non-state tensor can never carry a fake-quant, or nullopt.
   std::optional<Reason> NeverQuantized(TensorId t) const {
     if (!M().tensor(t).is_float()) return Reason::kNotFloat;
@@ -410,15 +412,31 @@ class Resolver {
 
   // --- §b.5, §b.6: patterns, fusion, annotation order, edge sharing ----------------------------------
   // The sole consumer of op's output 0, when it has exactly one and the tensor is not a graph output.
+  bool IsGraphOutput(TensorId t) const {
+    return std::find(M().outputs().begin(), M().outputs().end(), t) != M().outputs().end();
+  }
+
   OpId SoleConsumer(const Op& op) const {
     if (op.outputs.empty()) return kNoOp;
     const TensorInfo& t = M().tensor(op.outputs[0]);
-    if (t.consumers.size() != 1) return kNoOp;
-    for (TensorId o : M().outputs()) {
-      if (o == op.outputs[0]) return kNoOp;
-    }
+    if (t.consumers.size() != 1 || IsGraphOutput(op.outputs[0])) return kNoOp;
     return t.consumers[0];
   }
+
+  // The first output of `producer` when exactly two ops read it and the model does not return it
+  // (the shape of x * f(x) activations), else kNoTensor.
+  TensorId ReadByTwo(const Op& producer) const {
+    if (producer.outputs.empty()) return kNoTensor;
+    const TensorId x = producer.outputs[0];
+    return M().tensor(x).consumers.size() == 2 && !IsGraphOutput(x) ? x : kNoTensor;
+  }
+
+  // `op` is a binary op reading exactly `a` and `b` (either order).
+  static bool ReadsBoth(const Op& op, TensorId a, TensorId b) {
+    return op.inputs.size() == 2 &&
+           ((op.inputs[0] == a && op.inputs[1] == b) || (op.inputs[0] == b && op.inputs[1] == a));
+  }
+
 
   // A linear exported as MatMul (3-D inputs) carries its bias in a separate Add of a rank-1
   // non-activation tensor in the same module: torch's F.linear has the bias built in, so the Add
@@ -439,21 +457,15 @@ class Resolver {
   // Hardswish: one activation in the torch program.  Its two ops when `x` (an output of
   // `producer`) is read by exactly those two.
   std::vector<OpId> SiluChainAfter(const Op& producer) const {
-    if (producer.outputs.empty()) return {};
-    const TensorId x = producer.outputs[0];
+    const TensorId x = ReadByTwo(producer);
+    if (x == kNoTensor) return {};
     const TensorInfo& xi = M().tensor(x);
-    if (xi.consumers.size() != 2 || std::find(M().outputs().begin(), M().outputs().end(), x) != M().outputs().end()) {
-      return {};
-    }
     for (OpId s : xi.consumers) {
       const Op& sig = M().op(s);
       if ((sig.type != "sigmoid" && sig.type != "hardsigmoid") || sig.inputs.empty() || sig.inputs[0] != x) continue;
       const OpId m = SoleConsumer(sig);
       if (m == kNoOp || M().op(m).type != "mul") return {};
-      const Op& mul = M().op(m);
-      const bool reads_both = mul.inputs.size() == 2 && ((mul.inputs[0] == x && mul.inputs[1] == sig.outputs[0]) ||
-                                                         (mul.inputs[1] == x && mul.inputs[0] == sig.outputs[0]));
-      if (!reads_both || std::find(xi.consumers.begin(), xi.consumers.end(), m) == xi.consumers.end()) return {};
+      if (!ReadsBoth(M().op(m), x, sig.outputs[0])) return {};  // (then m is x's other reader)
       return {s, m};
     }
     return {};
@@ -464,12 +476,9 @@ class Resolver {
   // Its ops in order when `x` (an output of `producer`) is read by exactly the chain's Div and
   // first Mul, else empty.  In the torch program this is one activation.
   std::vector<OpId> GeluChainAfter(const Op& producer) const {
-    if (producer.outputs.empty()) return {};
-    const TensorId x = producer.outputs[0];
+    const TensorId x = ReadByTwo(producer);
+    if (x == kNoTensor) return {};
     const TensorInfo& xi = M().tensor(x);
-    if (xi.consumers.size() != 2 || std::find(M().outputs().begin(), M().outputs().end(), x) != M().outputs().end()) {
-      return {};
-    }
     auto constant_other = [&](const Op& op, TensorId mine) {
       if (op.inputs.size() != 2) return false;
       const TensorId other = op.inputs[0] == mine ? op.inputs[1] : op.inputs[0];
@@ -485,12 +494,7 @@ class Resolver {
       const OpId m1 = SoleConsumer(M().op(a));
       if (m1 == kNoOp || M().op(m1).type != "mul") return {};
       const Op& mul1 = M().op(m1);
-      const TensorId erf_plus_one = M().op(a).outputs[0];
-      if (mul1.inputs.size() != 2 || !((mul1.inputs[0] == x && mul1.inputs[1] == erf_plus_one) ||
-                                       (mul1.inputs[1] == x && mul1.inputs[0] == erf_plus_one))) {
-        return {};
-      }
-      if (std::find(xi.consumers.begin(), xi.consumers.end(), m1) == xi.consumers.end()) return {};
+      if (!ReadsBoth(mul1, x, M().op(a).outputs[0])) return {};  // (then m1 is x's other reader)
       const OpId m2 = SoleConsumer(mul1);
       if (m2 == kNoOp || M().op(m2).type != "mul" || !constant_other(M().op(m2), mul1.outputs[0])) return {};
       return {d, e, a, m1, m2};
@@ -587,7 +591,7 @@ class Resolver {
       inner.fused_into = key;
       inner.pattern = p.pattern;
       for (auto& tp : inner.tensors) {
-        if (tp.reason == Reason::kNotFloat || tp.reason == Reason::kConstant) continue;
+        if (IsNeverQuantizedReason(tp.reason)) continue;
         tp.reason = Reason::kInsidePattern;
         tp.note = fmt::format("inside pattern {} of '{}'", p.pattern, op.name);
       }
@@ -595,7 +599,7 @@ class Resolver {
     // The tensors between fused ops are never quantized.
     for (size_t i = 0; i + 1 < m.ops.size(); ++i) {
       for (auto& tp : plan_->ops[static_cast<size_t>(m.ops[i])].tensors) {
-        if (tp.role == TensorRole::kOutput && tp.reason != Reason::kNotFloat && tp.reason != Reason::kConstant) {
+        if (tp.role == TensorRole::kOutput && !IsNeverQuantizedReason(tp.reason)) {
           tp.reason = Reason::kInsidePattern;
           tp.note = fmt::format("inside pattern {}", p.pattern);
         }
@@ -788,7 +792,7 @@ class Resolver {
     // Reporting: consumers that inherit now see a shared edge.
     for (OpId c : M().tensor(t).consumers) {
       TensorPlan* ctp = FindTensorPlan(c, TensorRole::kInput, t);
-      if (ctp && ctp->point < 0 && ctp->reason != Reason::kNotFloat && ctp->reason != Reason::kConstant) {
+      if (ctp && ctp->point < 0 && !IsNeverQuantizedReason(ctp->reason)) {
         ctp->point = point;
         if (ctp->reason != Reason::kInsidePattern) {
           ctp->reason = Reason::kSharedEdge;
@@ -849,7 +853,7 @@ class Resolver {
           const Op& op = M().op(o);
           for (TensorId t : op.outputs) {
             const TensorInfo& ti = M().tensor(t);
-            bool leaves = std::find(M().outputs().begin(), M().outputs().end(), t) != M().outputs().end();
+            bool leaves = IsGraphOutput(t);
             for (OpId c2 : ti.consumers) leaves = leaves || !inside[static_cast<size_t>(c2)];
             if (!leaves) continue;
             const TensorSpecEntry* e = Lookup(c.module_output, {TensorKey::Index(index++)});
