@@ -80,7 +80,7 @@ struct IntVarParams {  // one entry per element
   const float* float_offset;
   const float* lo;
   const float* hi;
-  bool zp = false;  // every float_offset is +0.0 (the ZP formulation): skip x - fo and + fo
+  bool zp = false;  // every float_offset is +0.0 (ZP): the column kernels skip x - fo and + fo
 };
 struct FpConstParams {
   double rcp;
