@@ -2,14 +2,18 @@
 // for x86-64-v2, kernels_avx2.cc for AVX2, kernels_avx512.cc for AVX-512F) from kernels_impl.h,
 // and picked at run time.
 //
-// Division.  Every kernel needs the correctly rounded float32 quotient d / scale.  Two methods are
-// compiled, both exact; BestKernels() uses divps, which measured fastest here (AMD Zen 4: divps
-// sustains ~0.7x of a streaming multiply in L2, the float64 detour ~0.25x; on CPUs with slow
-// dividers rcp64 may win — set QRULES_NUMERICS_DIV=rcp64).  On Zen 4 the kernels are bound by
-// the FP pipes, not by the divider: every extra vector op costs, so a float32-FMA Markstein
-// correction (q = x*r; e = fma(-q, s, x); q += e*r: three ops for one) ran slower than divps
-// (AVX-512, 16-element runs: 0.52x against 0.64x), and is not used.  The float64 reciprocal
-// method:
+// Division.  Every kernel needs the correctly rounded float32 quotient d / scale (integer kernels:
+// at least its rounded integer).  Three methods are compiled, all exact:
+//  * divps (BestKernels() default).  On AMD Zen 4 the divider caps a kernel at ~0.6-0.65x of a
+//    streaming multiply in L2.
+//  * reciprocal pairs (integer kernels in the AVX2 / AVX-512 tables, when the caller passes pairs:
+//    PreparedQParams, or FakeQuantize on blocks of 2^14+ elements): q = fma(d, zh, RN(d * zl)),
+//    two FMA-unit ops, with a pair proven per scale to give division's rounded integer for every
+//    d (reciprocal.cc).  0.75-0.98x in L2.  (A Markstein correction, q = d*r; e = fma(-q, s, d);
+//    q += e*r, needs three dependent ops and is not exact for every d without a fourth; measured
+//    0.52x when tried.)
+//  * rcp64 (QRULES_NUMERICS_DIV=rcp64, for CPUs with slow dividers): the float64 reciprocal
+//    method:
 //     q = float32( double(d) * rcp ),   rcp = RN64(1 / double(scale))        (per block, once)
 // and this equals RN32(d / scale) for every float32 d and scale (with NaN payloads and the x86
 // default NaN included).  Proof sketch: double(d)*rcp = t(1 + e) with t = d / scale exactly and
@@ -27,6 +31,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "numerics/numerics_internal.h"
 #include "qrules/fake_quant.h"
@@ -52,6 +57,7 @@ struct IntConstParams {
   float scale, float_offset, lo, hi;
   bool subtract_offset;  // false for ZP
   bool normalize_zero;   // float_offset is -0.0: add +0.0 after rounding (see kernels_impl.h)
+  float zh = 0.0f, zl = 0.0f;  // the reciprocal pair, when the kernel multiplies (reciprocal.cc)
 };
 // The qparams of consecutive blocks, read by the *_const kernels (run r uses entry r).
 struct IntBlocks {
@@ -60,6 +66,11 @@ struct IntBlocks {
   const float* minval;        // MINVAL
   float qmin, qmax;
   bool zp;  // the formulation
+  // Per block, a reciprocal pair proven exact for its scale (reciprocal.cc), or null: divide.
+  // zh = 0 marks a block without a pair (it divides).  Only the AVX2 / AVX-512 tables read them
+  // (they need FMA); the zero points must be foldable.
+  const float* zh = nullptr;
+  const float* zl = nullptr;
 };
 struct FpBlocks {
   const float* scale;
@@ -81,6 +92,8 @@ struct IntVarParams {  // one entry per element
   const float* lo;
   const float* hi;
   bool zp = false;  // every float_offset is +0.0 (ZP): the column kernels skip x - fo and + fo
+  const float* zh = nullptr;  // reciprocal pairs per element (all proven), or null: divide
+  const float* zl = nullptr;
 };
 struct FpConstParams {
   double rcp;
@@ -141,10 +154,23 @@ bool CpuHasAvx512();
 // QRULES_NUMERICS_ISA=sse|avx2|avx512 (at most what the CPU has), QRULES_NUMERICS_DIV=divps|rcp64.
 const KernelTable& BestKernels();
 
-// FakeQuantize with a given kernel table (tests run every table against the reference).
+// Per-block reciprocal pairs (reciprocal.cc) for an integer kernel's qparams.
+struct BlockPairs {
+  const float* zh;  // one entry per block; zh = 0: no pair, the block divides
+  const float* zl;
+  bool complete;  // every block has a pair (the per-element kernels need that)
+};
+// Fills zh / zl (one entry per block, 0 where a block has no proven pair for `kernel`'s clamp
+// range) and returns how many blocks have one.  Integer kernels only; a block whose zero point is
+// not foldable gets none.
+int64_t MakeBlockPairs(const QuantKernel& kernel, const QParams& qparams, std::vector<float>* zh,
+                       std::vector<float>* zl);
+
+// FakeQuantize with a given kernel table (tests run every table against the reference); with
+// `pairs` (from MakeBlockPairs for this kernel and qparams), tables with FMA multiply.
 void FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel, const BlockLayout& layout,
                       const QParams& qparams, std::span<const float> x, std::span<float> y,
-                      std::span<uint8_t> ste_mask);
+                      std::span<uint8_t> ste_mask, const BlockPairs* pairs = nullptr);
 
 // Scalar versions of the same element operations, for loop tails.
 float FastRoundToFormat(float r, uint32_t min_exponent_field, uint32_t mantissa_bits);

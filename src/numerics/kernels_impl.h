@@ -72,6 +72,7 @@ inline VF DivByRcp(VF d, VD rcp) {
   return Halves(_mm512_cvtpd_ps(lo), _mm512_cvtpd_ps(hi));
 }
 inline VF Div(VF a, VF b) { return _mm512_div_ps(a, b); }
+inline VF Fmadd(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
 // r * scale + (+0.0) in one rounding: the same float as the two-step form, because adding +0.0 to
 // a rounded product is exact (and turns -0.0 into +0.0 in both).  One FP op fewer for ZP blocks.
 inline VF MulAddZero(VF r, VF scale) { return _mm512_fmadd_ps(r, scale, _mm512_setzero_ps()); }
@@ -164,6 +165,7 @@ inline VF DivByRcp(VF d, VD rcp) {
   return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 inline VF Div(VF a, VF b) { return _mm256_div_ps(a, b); }
+inline VF Fmadd(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
 inline VF MulAddZero(VF r, VF scale) {
   return _mm256_add_ps(_mm256_mul_ps(r, scale), _mm256_setzero_ps());
 }
@@ -237,6 +239,15 @@ inline VF DivByRcp(VF d, VD rcp) {
   return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
 }
 inline VF Div(VF a, VF b) { return _mm_div_ps(a, b); }
+// (Never called: without FMA the tables divide; defined for the templates' discarded branches.)
+inline VF Fmadd(VF a, VF b, VF c) {
+  alignas(16) float va[4], vb[4], vc[4];
+  _mm_store_ps(va, a);
+  _mm_store_ps(vb, b);
+  _mm_store_ps(vc, c);
+  for (int k = 0; k < 4; ++k) va[k] = __builtin_fmaf(va[k], vb[k], vc[k]);
+  return _mm_load_ps(va);
+}
 inline VF MulAddZero(VF r, VF scale) { return _mm_add_ps(_mm_mul_ps(r, scale), _mm_setzero_ps()); }
 inline VF DivByRcpArray(VF d, const double* rcp) {
   const VD lo = _mm_mul_pd(_mm_cvtps_pd(d), _mm_loadu_pd(rcp));
@@ -317,6 +328,51 @@ inline void StoreInRangeL(uint8_t* out, VF r, VF lo, VF hi, int64_t lanes) {
 using Full = std::true_type;
 using Tail = std::false_type;
 
+// The quotient d / scale: divps, or (kPair) fma(d, zh, RN(d * zl)) with a reciprocal pair proven
+// exact for this scale (reciprocal.cc), two FMA-unit operations instead of the divider.  Only
+// tables compiled with FMA take the kPair branch.
+#if defined(__FMA__)
+constexpr bool kHasFma = true;
+#else
+constexpr bool kHasFma = false;
+#endif
+// With pairs, d feeds two operations.  Left to itself GCC folds the load of d into both (loading
+// it twice) and materializes the broadcast qparams with separate vbroadcastss, which on Zen 4
+// cost an FP-pipe slot each; pinning d in a register lets the broadcasts fold into the multiply
+// and the FMA as {1to16} memory operands instead (per-channel runs of 16: 0.59x -> 0.81x of the
+// streaming kernel in a micro-benchmark).  The empty asm emits no instruction.
+__attribute__((always_inline)) inline VF InRegister(VF v) {
+#if defined(__AVX512F__)
+  asm("" : "+v"(v));
+#else
+  asm("" : "+x"(v));
+#endif
+  return v;
+}
+template <bool kPair>
+__attribute__((always_inline)) inline VF DivOrPair(VF d, VF scale, VF zh, VF zl) {
+  if constexpr (kPair) {
+    d = InRegister(d);
+    return Fmadd(d, zh, Mul(d, zl));
+  } else {
+    return Div(d, scale);
+  }
+}
+// The pair quotient with the pair read from memory, for kernels whose pair changes every vector
+// or two (runs of 16 / 32): on AVX-512 both constants are {1to16} memory operands, which GCC does
+// not emit by itself once a broadcast is reused (per-block 32: 0.67x -> 0.8x, see InRegister).
+// The same operations and operand order as DivOrPair<true>.
+__attribute__((always_inline)) inline VF PairQuotientAt(VF d, const float* zh, const float* zl) {
+#if defined(__AVX512F__)
+  VF t;
+  asm("vmulps %1%{1to16%}, %2, %0" : "=v"(t) : "m"(*zl), "v"(d));      // t = d * zl
+  asm("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(t) : "v"(d), "m"(*zh));  // t = d * zh + t
+  return t;
+#else
+  return DivOrPair<true>(d, ZeroF(), Set1(*zh), Set1(*zl));
+#endif
+}
+
 // --- Scalar element operations (loop tails); the same operations as one vector lane. ----------
 template <bool kRcp>
 inline float Quotient(float d, double rcp, float scale) {
@@ -326,9 +382,10 @@ inline float Quotient(float d, double rcp, float scale) {
     return d / scale;
   }
 }
-template <bool kRcp>
+template <bool kRcp, bool kPair = false>
 inline float IntElement(float x, const IntConstParams& p, uint8_t* mask) {
-  const float q = Quotient<kRcp>(p.subtract_offset ? x - p.float_offset : x, p.rcp, p.scale);
+  const float d = p.subtract_offset ? x - p.float_offset : x;
+  const float q = kPair ? __builtin_fmaf(d, p.zh, d * p.zl) : Quotient<kRcp>(d, p.rcp, p.scale);
   float r = __builtin_nearbyintf(q);
   if (p.normalize_zero) r = r + 0.0f;  // -0.0 -> +0.0, see IntRun
   if (mask) *mask = (r >= p.lo && r <= p.hi) ? 1 : 0;
@@ -352,10 +409,11 @@ inline float FpElement(float x, double rcp, float scale, float fp_max, uint32_t 
 // round() may give -0.0 where the reference's (round() + qo) - qo gives +0.0; with fo = -0.0
 // (a MINVAL block) that sign would survive `r * scale + fo`, so such blocks add +0.0 after
 // rounding (normalize_zero).  With any other fo the sum erases the sign of a zero product.
-template <bool kMask, bool kRcp>
+template <bool kMask, bool kRcp, bool kPair = false>
 __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint8_t* mask,
                                                   int64_t n, const IntConstParams& p) {
   const VD rcp = Set1D(p.rcp);
+  const VF zh = Set1(p.zh), zl = Set1(p.zl);
   const VF zero = Set1(0.0f);
   const VF scale = Set1(p.scale), fo = Set1(p.float_offset);
   const VF lo = Set1(p.lo), hi = Set1(p.hi);
@@ -367,7 +425,7 @@ __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint
     if constexpr (kRcp) {
       r = RoundEven(DivByRcp(d, rcp));
     } else {
-      r = RoundEven(Div(d, scale));
+      r = RoundEven(DivOrPair<kPair>(d, scale, zh, zl));
     }
     if (p.normalize_zero) r = Add(r, zero);
     if constexpr (kMask) StoreInRangeL<kFull>(mask + i, r, lo, hi, lanes);
@@ -380,7 +438,7 @@ __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint
   if constexpr (kMaskedTail && !kRcp) {
     if (i < n) step(Tail{}, i, n - i);
   } else {
-    for (; i < n; ++i) y[i] = IntElement<kRcp>(x[i], p, kMask ? mask + i : nullptr);
+    for (; i < n; ++i) y[i] = IntElement<kRcp, kPair>(x[i], p, kMask ? mask + i : nullptr);
   }
 }
 
@@ -398,7 +456,7 @@ void IntRunLiteral(const float* x, float* y, uint8_t* mask, int64_t n, float sca
   }
 }
 
-template <bool kMask, bool kRcp, bool kZp>
+template <bool kMask, bool kRcp, bool kZp, bool kPair = false>
 void IntConstRuns(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
                   const IntBlocks& b) {
   // Foldability of every block first (one cheap pass), so the run loop has no per-run checks.
@@ -420,10 +478,18 @@ void IntConstRuns(const float* x, float* y, uint8_t* mask, int64_t run, int64_t 
       IntRunLiteral<kRcp>(x + r * run, y + r * run, m, run, scale, qo, fo, b.qmin, b.qmax);
       continue;
     }
-    const IntConstParams p{
+    IntConstParams p{
         kRcp ? 1.0 / static_cast<double>(scale) : 0.0, scale, fo, b.qmin - qo, b.qmax - qo, !kZp,
         !kZp && fo == 0.0f && __builtin_signbit(fo)};
-    IntRun<kMask, kRcp>(x + r * run, y + r * run, m, run, p);
+    if constexpr (kPair) {
+      if (b.zh[r] == 0.0f) {  // no proven pair for this block's scale: divide
+        IntRun<kMask, kRcp, false>(x + r * run, y + r * run, m, run, p);
+        continue;
+      }
+      p.zh = b.zh[r];
+      p.zl = b.zl[r];
+    }
+    IntRun<kMask, kRcp, kPair>(x + r * run, y + r * run, m, run, p);
   }
 }
 
@@ -433,18 +499,21 @@ void IntConstRuns(const float* x, float* y, uint8_t* mask, int64_t run, int64_t 
 // (no scalar conversions, no stores besides the output), in a fixed, unrolled body.  MINVAL blocks
 // always add +0.0 after rounding: bit-identical to normalize_zero (a zero product plus an offset
 // that is not ±0 loses its sign anyway), and branch-free.
-template <bool kMask, bool kZp, int kVecs>
+template <bool kMask, bool kZp, int kVecs, bool kPair = false>
 void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const IntBlocks& b) {
   constexpr int64_t kRun = int64_t{kVecs} * kWidth;
   constexpr int64_t kChunk = 256;
   alignas(64) float lo_chunk[kChunk];  // ZP: the folded lower clamp bound qmin - qo
+  alignas(64) float hi_chunk[kChunk];  // ZP with pairs: qmax - qo (see below)
   const VF zero = ZeroF(), span = Set1(b.qmax - b.qmin);
   // Local copies: the output stores could alias `b` as far as the compiler knows, which would
   // reload its pointers on every run.
   const float* const scales = b.scale;
   const float* const minvals = b.minval;
   const int32_t* const zero_points = b.zero_point;
-  const float qmin = b.qmin;
+  const float* const zhs = b.zh;
+  const float* const zls = b.zl;
+  const float qmin = b.qmin, qspan = b.qmax - b.qmin;
   for (int64_t j0 = 0; j0 < runs; j0 += kChunk) {
     const int64_t nj = runs - j0 < kChunk ? runs - j0 : kChunk;
     if constexpr (kZp) {
@@ -453,6 +522,7 @@ void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const I
         const int32_t z = zero_points[j0 + j];
         beyond_fold |= (z > (1 << 20) || z < -(1 << 20)) ? 1 : 0;
         lo_chunk[j] = qmin - static_cast<float>(z);
+        if constexpr (kPair) hi_chunk[j] = lo_chunk[j] + qspan;
       }
       if (beyond_fold != 0) {  // a zero point beyond ±2^20 (no calculator makes one)
         IntBlocks chunk = b;
@@ -463,18 +533,39 @@ void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const I
         continue;
       }
     }
+    if constexpr (kPair) {
+      int32_t without_pair = 0;
+      for (int64_t j = 0; j < nj; ++j) without_pair |= zhs[j0 + j] == 0.0f ? 1 : 0;
+      if (without_pair != 0) {  // some run divides: the general loop decides run by run
+        IntBlocks chunk = b;
+        chunk.scale += j0;
+        if (kZp) chunk.zero_point += j0;
+        if (!kZp) chunk.minval += j0;
+        chunk.zh += j0;
+        chunk.zl += j0;
+        IntConstRuns<kMask, false, kZp, true>(x + j0 * kRun, y + j0 * kRun,
+                                              kMask ? mask + j0 * kRun : nullptr, kRun, nj, chunk);
+        continue;
+      }
+    }
     for (int64_t j = 0; j < nj; ++j) {
       const VF scale = Set1(scales[j0 + j]);
       const VF off = kZp ? zero : Set1(minvals[j0 + j]);
       const VF vlo = kZp ? Set1(lo_chunk[j]) : zero;
-      // qmax - qo = (qmin - qo) + (qmax - qmin), exactly (integers below 2^21): an add instead
-      // of a third broadcast load per run, which is what limits 16-element runs here.
-      const VF vhi = kZp ? Add(vlo, span) : span;
+      // qmax - qo = (qmin - qo) + (qmax - qmin), exactly (integers below 2^21): with division,
+      // an add instead of a third broadcast load per run, which is what limits 16-element runs;
+      // with pairs the FP pipes are the limit instead, and the bound is loaded.
+      const VF vhi = !kZp ? span : kPair ? Set1(hi_chunk[j]) : Add(vlo, span);
       for (int v = 0; v < kVecs; ++v) {
         const int64_t i = (j0 + j) * kRun + v * kWidth;
         VF d = Load(x + i);
         if constexpr (!kZp) d = Sub(d, off);
-        VF q = RoundEven(Div(d, scale));
+        VF q;
+        if constexpr (kPair) {
+          q = RoundEven(PairQuotientAt(d, zhs + j0 + j, zls + j0 + j));
+        } else {
+          q = RoundEven(Div(d, scale));
+        }
         if constexpr (!kZp) q = Add(q, zero);
         if constexpr (kMask) StoreInRange(mask + i, q, vlo, vhi);
         q = Min(vhi, Max(vlo, q));
@@ -484,28 +575,28 @@ void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const I
   }
 }
 
-template <bool kMask, bool kRcp>
+template <bool kMask, bool kRcp, bool kPair = false>
 void IntConstImpl(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
                   const IntBlocks& b) {
   if constexpr (!kRcp) {
     // The fixed-run kernels fold (checking each chunk's zero points as they convert them).
     const bool foldable = Foldable(0.0f, b.qmin, b.qmax);
     if (foldable && run == kWidth) {
-      b.zp ? IntFixedRuns<kMask, true, 1>(x, y, mask, runs, b)
-           : IntFixedRuns<kMask, false, 1>(x, y, mask, runs, b);
+      b.zp ? IntFixedRuns<kMask, true, 1, kPair>(x, y, mask, runs, b)
+           : IntFixedRuns<kMask, false, 1, kPair>(x, y, mask, runs, b);
       return;
     }
     if (foldable && run == 2 * kWidth) {
-      b.zp ? IntFixedRuns<kMask, true, 2>(x, y, mask, runs, b)
-           : IntFixedRuns<kMask, false, 2>(x, y, mask, runs, b);
+      b.zp ? IntFixedRuns<kMask, true, 2, kPair>(x, y, mask, runs, b)
+           : IntFixedRuns<kMask, false, 2, kPair>(x, y, mask, runs, b);
       return;
     }
   }
-  b.zp ? IntConstRuns<kMask, kRcp, true>(x, y, mask, run, runs, b)
-       : IntConstRuns<kMask, kRcp, false>(x, y, mask, run, runs, b);
+  b.zp ? IntConstRuns<kMask, kRcp, true, kPair>(x, y, mask, run, runs, b)
+       : IntConstRuns<kMask, kRcp, false, kPair>(x, y, mask, run, runs, b);
 }
 
-template <bool kMask, bool kRcp>
+template <bool kMask, bool kRcp, bool kPair = false>
 void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVarParams& p) {
   const VF zero = Set1(0.0f);
   auto step = [&](auto full, int64_t i, int64_t lanes) __attribute__((always_inline)) {
@@ -517,6 +608,9 @@ void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVar
     VF r;
     if constexpr (kRcp) {
       r = RoundEven(DivByRcpArray(d, p.rcp + i));
+    } else if constexpr (kPair) {
+      r = RoundEven(DivOrPair<true>(d, scale, LoadL<kFull>(p.zh + i, lanes),
+                                    LoadL<kFull>(p.zl + i, lanes)));
     } else {
       r = RoundEven(Div(d, scale));  // tail lanes: 0 / 0, never stored
     }
@@ -532,84 +626,93 @@ void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVar
     return;
   }
   for (; i < n; ++i) {
-    const IntConstParams e{
+    IntConstParams e{
         kRcp ? p.rcp[i] : 0.0, p.scale[i], p.float_offset[i], p.lo[i], p.hi[i], true, true};
-    y[i] = IntElement<kRcp>(x[i], e, kMask ? mask + i : nullptr);
+    if constexpr (kPair) {
+      e.zh = p.zh[i];
+      e.zl = p.zl[i];
+    }
+    y[i] = IntElement<kRcp, kPair>(x[i], e, kMask ? mask + i : nullptr);
   }
 }
 
 // Per-column qparams (p has `cols` entries) over `rows` rows of `cols` elements.  One element
 // step of column group c (lanes columns from c) of row r; the qparam vectors are passed in.
-template <bool kMask, bool kZp, bool kFull>
+template <bool kMask, bool kZp, bool kFull, bool kPair>
 __attribute__((always_inline)) inline void IntColStep(const float* x, float* y, uint8_t* mask,
                                                       int64_t i, int64_t lanes, VF scale, VF fo,
-                                                      VF lo, VF hi) {
+                                                      VF lo, VF hi, VF zh, VF zl) {
   VF d = LoadL<kFull>(x + i, lanes);
   if constexpr (!kZp) d = Sub(d, fo);
-  VF v = RoundEven(Div(d, scale));  // tail lanes: 0 / 0, never stored
+  VF v = RoundEven(DivOrPair<kPair>(d, scale, zh, zl));  // tail lanes: never stored
   if constexpr (!kZp) v = Add(v, ZeroF());  // fo may be -0.0 in some column
   if constexpr (kMask) StoreInRangeL<kFull>(mask + i, v, lo, hi, lanes);
   v = Min(hi, Max(lo, v));
   StoreL<kFull>(y + i, kZp ? MulAddZero(v, scale) : Add(Mul(v, scale), fo), lanes);
 }
-template <bool kMask, bool kZp, bool kFull>
+template <bool kMask, bool kZp, bool kFull, bool kPair>
 __attribute__((always_inline)) inline void IntColGroup(const float* x, float* y, uint8_t* mask,
                                                        int64_t rows, int64_t cols, int64_t c,
                                                        int64_t lanes, const IntVarParams& p) {
   const VF fo = kZp ? ZeroF() : LoadL<kFull>(p.float_offset + c, lanes);
   const VF scale = LoadL<kFull>(p.scale + c, lanes);
   const VF lo = LoadL<kFull>(p.lo + c, lanes), hi = LoadL<kFull>(p.hi + c, lanes);
+  const VF zh = kPair ? LoadL<kFull>(p.zh + c, lanes) : ZeroF();
+  const VF zl = kPair ? LoadL<kFull>(p.zl + c, lanes) : ZeroF();
   for (int64_t r = 0; r < rows; ++r) {
-    IntColStep<kMask, kZp, kFull>(x, y, mask, r * cols + c, lanes, scale, fo, lo, hi);
+    IntColStep<kMask, kZp, kFull, kPair>(x, y, mask, r * cols + c, lanes, scale, fo, lo, hi, zh,
+                                         zl);
   }
 }
 
 // Column-major: each column group loads its qparams once and walks down the rows (callers pass an
 // L1-sized tile of rows).
-template <bool kMask, bool kZp>
+template <bool kMask, bool kZp, bool kPair>
 void IntColsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                 const IntVarParams& p) {
   int64_t c = 0;
   for (; c + kWidth <= cols; c += kWidth) {
-    IntColGroup<kMask, kZp, true>(x, y, mask, rows, cols, c, kWidth, p);
+    IntColGroup<kMask, kZp, true, kPair>(x, y, mask, rows, cols, c, kWidth, p);
   }
-  if (c < cols) IntColGroup<kMask, kZp, false>(x, y, mask, rows, cols, c, cols - c, p);
+  if (c < cols) IntColGroup<kMask, kZp, false, kPair>(x, y, mask, rows, cols, c, cols - c, p);
 }
 
 // Row-major with rows of exactly kGroups full vectors (64 channels: 4): every qparam vector is
 // loaded once and stays in a register (kGroups * 4 of the 32), so the loop only streams data.
-template <bool kMask, bool kZp, int kGroups>
+template <bool kMask, bool kZp, int kGroups, bool kPair>
 void IntRowsInRegisters(const float* x, float* y, uint8_t* mask, int64_t rows,
                         const IntVarParams& p) {
   constexpr int64_t kCols = int64_t{kGroups} * kWidth;
-  VF scale[kGroups], fo[kGroups], lo[kGroups], hi[kGroups];
+  VF scale[kGroups], fo[kGroups], lo[kGroups], hi[kGroups], zh[kGroups], zl[kGroups];
   for (int g = 0; g < kGroups; ++g) {
     scale[g] = Load(p.scale + g * kWidth);
     fo[g] = kZp ? ZeroF() : Load(p.float_offset + g * kWidth);
     lo[g] = Load(p.lo + g * kWidth);
     hi[g] = Load(p.hi + g * kWidth);
+    zh[g] = kPair ? Load(p.zh + g * kWidth) : ZeroF();
+    zl[g] = kPair ? Load(p.zl + g * kWidth) : ZeroF();
   }
   for (int64_t r = 0; r < rows; ++r) {
     for (int g = 0; g < kGroups; ++g) {
-      IntColStep<kMask, kZp, true>(x, y, mask, r * kCols + g * kWidth, kWidth, scale[g], fo[g],
-                                   lo[g], hi[g]);
+      IntColStep<kMask, kZp, true, kPair>(x, y, mask, r * kCols + g * kWidth, kWidth, scale[g],
+                                          fo[g], lo[g], hi[g], zh[g], zl[g]);
     }
   }
 }
 
 // Row-major: rows in memory order, the qparams reloaded per group (they stay in L1).
-template <bool kMask, bool kZp>
+template <bool kMask, bool kZp, bool kPair>
 void IntRowsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                 const IntVarParams& p) {
   switch (cols) {
     case kWidth:
-      return IntRowsInRegisters<kMask, kZp, 1>(x, y, mask, rows, p);
+      return IntRowsInRegisters<kMask, kZp, 1, kPair>(x, y, mask, rows, p);
     case 2 * kWidth:
-      return IntRowsInRegisters<kMask, kZp, 2>(x, y, mask, rows, p);
+      return IntRowsInRegisters<kMask, kZp, 2, kPair>(x, y, mask, rows, p);
     case 3 * kWidth:
-      return IntRowsInRegisters<kMask, kZp, 3>(x, y, mask, rows, p);
+      return IntRowsInRegisters<kMask, kZp, 3, kPair>(x, y, mask, rows, p);
     case 4 * kWidth:
-      return IntRowsInRegisters<kMask, kZp, 4>(x, y, mask, rows, p);
+      return IntRowsInRegisters<kMask, kZp, 4, kPair>(x, y, mask, rows, p);
     default:
       break;
   }
@@ -617,15 +720,19 @@ void IntRowsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t c
     int64_t c = 0;
     for (; c + kWidth <= cols; c += kWidth) {
       const VF fo = kZp ? ZeroF() : Load(p.float_offset + c);
-      IntColStep<kMask, kZp, true>(x, y, mask, r * cols + c, kWidth, Load(p.scale + c), fo,
-                                   Load(p.lo + c), Load(p.hi + c));
+      const VF zh = kPair ? Load(p.zh + c) : ZeroF(), zl = kPair ? Load(p.zl + c) : ZeroF();
+      IntColStep<kMask, kZp, true, kPair>(x, y, mask, r * cols + c, kWidth, Load(p.scale + c), fo,
+                                          Load(p.lo + c), Load(p.hi + c), zh, zl);
     }
     if (c < cols) {
       const int64_t lanes = cols - c;
       const VF fo = kZp ? ZeroF() : LoadL<false>(p.float_offset + c, lanes);
-      IntColStep<kMask, kZp, false>(x, y, mask, r * cols + c, lanes,
-                                    LoadL<false>(p.scale + c, lanes), fo,
-                                    LoadL<false>(p.lo + c, lanes), LoadL<false>(p.hi + c, lanes));
+      const VF zh = kPair ? LoadL<false>(p.zh + c, lanes) : ZeroF();
+      const VF zl = kPair ? LoadL<false>(p.zl + c, lanes) : ZeroF();
+      IntColStep<kMask, kZp, false, kPair>(x, y, mask, r * cols + c, lanes,
+                                           LoadL<false>(p.scale + c, lanes), fo,
+                                           LoadL<false>(p.lo + c, lanes),
+                                           LoadL<false>(p.hi + c, lanes), zh, zl);
     }
   }
 }
@@ -653,7 +760,7 @@ __attribute__((always_inline)) inline void WalkColumns(int64_t rows, int64_t col
 
 // The same with the reciprocal division, and on ISAs without masked tails: whole groups
 // vectorized, remaining columns element by element.
-template <bool kMask, bool kRcp, bool kRowMajor>
+template <bool kMask, bool kRcp, bool kRowMajor, bool kPair = false>
 void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                     const IntVarParams& p) {
   const VF zero = Set1(0.0f);
@@ -665,6 +772,8 @@ void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64
     VF q;
     if constexpr (kRcp) {
       q = DivByRcpArray(d, p.rcp + c);
+    } else if constexpr (kPair) {
+      q = DivOrPair<true>(d, scale, Load(p.zh + c), Load(p.zl + c));
     } else {
       q = Div(d, scale);
     }
@@ -674,10 +783,14 @@ void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64
     Store(y + i, Add(Mul(v, scale), fo));
   };
   auto element = [&](int64_t r, int64_t c) {
-    const IntConstParams e{
+    IntConstParams e{
         kRcp ? p.rcp[c] : 0.0, p.scale[c], p.float_offset[c], p.lo[c], p.hi[c], true, true};
+    if constexpr (kPair) {
+      e.zh = p.zh[c];
+      e.zl = p.zl[c];
+    }
     const int64_t i = r * cols + c;
-    y[i] = IntElement<kRcp>(x[i], e, kMask ? mask + i : nullptr);
+    y[i] = IntElement<kRcp, kPair>(x[i], e, kMask ? mask + i : nullptr);
   };
   WalkColumns<kRowMajor>(rows, cols, group, element);
 }
@@ -740,31 +853,39 @@ void FpColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_
   WalkColumns<kRowMajor>(rows, cols, group, element);
 }
 
-template <bool kRcp, bool kRowMajor>
-void IntCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
-             const IntVarParams& p) {
+template <bool kRcp, bool kRowMajor, bool kPair>
+void IntColsWith(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+                 const IntVarParams& p) {
   if constexpr (kMaskedTail && !kRcp) {
     if constexpr (kRowMajor) {
       if (p.zp) {
-        mask ? IntRowsDiv<true, true>(x, y, mask, rows, cols, p)
-             : IntRowsDiv<false, true>(x, y, mask, rows, cols, p);
+        mask ? IntRowsDiv<true, true, kPair>(x, y, mask, rows, cols, p)
+             : IntRowsDiv<false, true, kPair>(x, y, mask, rows, cols, p);
       } else {
-        mask ? IntRowsDiv<true, false>(x, y, mask, rows, cols, p)
-             : IntRowsDiv<false, false>(x, y, mask, rows, cols, p);
+        mask ? IntRowsDiv<true, false, kPair>(x, y, mask, rows, cols, p)
+             : IntRowsDiv<false, false, kPair>(x, y, mask, rows, cols, p);
       }
     } else {
       if (p.zp) {
-        mask ? IntColsDiv<true, true>(x, y, mask, rows, cols, p)
-             : IntColsDiv<false, true>(x, y, mask, rows, cols, p);
+        mask ? IntColsDiv<true, true, kPair>(x, y, mask, rows, cols, p)
+             : IntColsDiv<false, true, kPair>(x, y, mask, rows, cols, p);
       } else {
-        mask ? IntColsDiv<true, false>(x, y, mask, rows, cols, p)
-             : IntColsDiv<false, false>(x, y, mask, rows, cols, p);
+        mask ? IntColsDiv<true, false, kPair>(x, y, mask, rows, cols, p)
+             : IntColsDiv<false, false, kPair>(x, y, mask, rows, cols, p);
       }
     }
   } else {
-    mask ? IntColsGeneric<true, kRcp, kRowMajor>(x, y, mask, rows, cols, p)
-         : IntColsGeneric<false, kRcp, kRowMajor>(x, y, mask, rows, cols, p);
+    mask ? IntColsGeneric<true, kRcp, kRowMajor, kPair>(x, y, mask, rows, cols, p)
+         : IntColsGeneric<false, kRcp, kRowMajor, kPair>(x, y, mask, rows, cols, p);
   }
+}
+template <bool kRcp, bool kRowMajor>
+void IntCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
+             const IntVarParams& p) {
+  if constexpr (!kRcp && kHasFma) {
+    if (p.zh != nullptr) return IntColsWith<false, kRowMajor, true>(x, y, mask, rows, cols, p);
+  }
+  IntColsWith<kRcp, kRowMajor, false>(x, y, mask, rows, cols, p);
 }
 template <bool kRcp, bool kRowMajor>
 void FpCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
@@ -853,11 +974,25 @@ void FpVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const FpVarPa
 template <bool kRcp>
 void IntConst(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
               const IntBlocks& p) {
+  if constexpr (!kRcp && kHasFma) {
+    if (p.zh != nullptr) {
+      mask ? IntConstImpl<true, false, true>(x, y, mask, run, runs, p)
+           : IntConstImpl<false, false, true>(x, y, mask, run, runs, p);
+      return;
+    }
+  }
   mask ? IntConstImpl<true, kRcp>(x, y, mask, run, runs, p)
        : IntConstImpl<false, kRcp>(x, y, mask, run, runs, p);
 }
 template <bool kRcp>
 void IntVar(const float* x, float* y, uint8_t* mask, int64_t n, const IntVarParams& p) {
+  if constexpr (!kRcp && kHasFma) {
+    if (p.zh != nullptr) {
+      mask ? IntVarImpl<true, false, true>(x, y, mask, n, p)
+           : IntVarImpl<false, false, true>(x, y, mask, n, p);
+      return;
+    }
+  }
   mask ? IntVarImpl<true, kRcp>(x, y, mask, n, p) : IntVarImpl<false, kRcp>(x, y, mask, n, p);
 }
 template <bool kRcp>

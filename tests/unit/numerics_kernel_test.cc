@@ -195,6 +195,55 @@ std::vector<const internal::KernelTable*> AllTables() {
   return t;
 }
 
+// The tables that read reciprocal pairs (compiled with FMA; divps tables only).
+std::vector<const internal::KernelTable*> PairTables() {
+  std::vector<const internal::KernelTable*> t;
+  if (internal::CpuHasAvx2()) t.push_back(&internal::Avx2Kernels(internal::DivisionMethod::kDivide));
+  if (internal::CpuHasAvx512()) {
+    t.push_back(&internal::Avx512Kernels(internal::DivisionMethod::kDivide));
+  }
+  return t;
+}
+
+// The scales the reciprocal-pair proof covers: RandomScales' subnormal entry replaced.
+QParams InPairRange(QParams qp) {
+  for (float& s : qp.scale) s = s < 0x1p-60f ? 0.37f : s;
+  return qp;
+}
+
+// Integer kernels with reciprocal pairs (every pair table, and PreparedQParams) against the
+// reference, with and without the STE mask; returns the elements compared.
+size_t CheckPairsAgainstReference(const QuantKernel& k, const BlockLayout& layout,
+                                  const QParams& qp, const std::vector<float>& x) {
+  std::vector<float> zh, zl;
+  const int64_t proven = internal::MakeBlockPairs(k, qp, &zh, &zl);
+  REQUIRE(proven == static_cast<int64_t>(qp.scale.size()));
+  const internal::BlockPairs pairs{zh.data(), zl.data(), true};
+  const size_t n = x.size();
+  std::vector<float> ref(n), fast(n);
+  std::vector<uint8_t> ref_mask(n), fast_mask(n);
+  FakeQuantizeReference(k, layout, qp, x, ref, ref_mask);
+  auto compare = [&](const char* what, bool with_mask) {
+    size_t where = 0;
+    const bool same = SameBitsOrBothNan(ref, fast, &where);
+    INFO(what << ", mask " << with_mask << ", qmin " << k.qmin << ", formulation "
+              << QFormulationName(k.formulation) << ", index " << where << " x=" << std::hexfloat
+              << x[where] << " ref=" << ref[where] << " fast=" << fast[where]);
+    CHECK(same);
+    if (with_mask) CHECK(ref_mask == fast_mask);
+  };
+  for (const bool with_mask : {false, true}) {
+    const std::span<uint8_t> m = with_mask ? std::span<uint8_t>(fast_mask) : std::span<uint8_t>();
+    for (const internal::KernelTable* kt : PairTables()) {
+      internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, m, &pairs);
+      compare(kt->name, with_mask);
+    }
+    FakeQuantize(k, layout, PreparedQParams(k, qp), x, fast, m);
+    compare("PreparedQParams", with_mask);
+  }
+  return n;
+}
+
 TEST_CASE("reference and vectorized path agree bit for bit", "[numerics][random]") {
   struct LayoutCase {
     std::vector<int64_t> shape;
@@ -262,6 +311,11 @@ TEST_CASE("reference and vectorized path agree bit for bit", "[numerics][random]
                         << " fast=" << fast[where]);
           CHECK(same);
           CHECK(ref_mask == fast_mask);
+        }
+        if (!k.floating) {
+          const QParams in_range = InPairRange(qp);
+          compared += CheckPairsAgainstReference(k, layout, in_range,
+                                                 AdversarialData(rng, n, in_range.scale));
         }
         // Ranges: the vectorized reduction against the reference.
         size_t where = 0;
@@ -708,6 +762,10 @@ TEST_CASE("large tensors with per-channel qparams on the last axis", "[numerics]
           CHECK(SameBitsOrBothNan(ref, fast, &where));
           if (with_mask) CHECK(ref_mask == fast_mask);
         }
+      }
+      if (!k.floating) {
+        const QParams in_range = InPairRange(qp);
+        CheckPairsAgainstReference(k, layout, in_range, AdversarialData(rng, n, in_range.scale));
       }
     }
   }
