@@ -2,7 +2,8 @@
 // baseline measured in the same run, on float32 arrays of 256 KiB (cache) and 64 MiB (memory).
 // Throughput counts bytes read + written (8 bytes per element); each number is the median of
 // several timed repetitions, and each ratio the median of per-repetition ratios to the baseline
-// timed just before.  Usage: numerics_bench [--quick]
+// timed just before.  Usage: numerics_bench [--quick] [--cache-only] [--only SUBSTRING] (rows whose
+// name has it; the baselines always run)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -67,9 +68,16 @@ struct Row {
 
 int main(int argc, char** argv) {
   using namespace qrules;
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false, cache_only = false;
+  std::string only;
+  for (int a = 1; a < argc; ++a) {
+    if (std::strcmp(argv[a], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[a], "--cache-only") == 0) cache_only = true;
+    if (std::strcmp(argv[a], "--only") == 0 && a + 1 < argc) only = argv[++a];
+  }
   std::printf("numerics_bench: single thread, medians; GB/s = (read + write bytes) / time\n");
   for (const int64_t bytes : {int64_t{256} << 10, int64_t{64} << 20}) {
+    if (cache_only && bytes > (int64_t{1} << 20)) break;
     const int64_t n = bytes / 4;
     const bool big = bytes > (int64_t{1} << 24);
     const int reps = quick ? 3 : (big ? 9 : 31);
@@ -102,6 +110,10 @@ int main(int argc, char** argv) {
     // bytes_per_element: what the kernel moves (8 = read + write a float; 4 = read only).
     auto bench = [&](const std::string& name, const std::function<void()>& fn,
                      double bytes_per_element = 8.0) {
+      if (!only.empty() && name.find(only) == std::string::npos &&
+          name.find("baseline") == std::string::npos) {
+        return;
+      }
       fn();  // warm up (page faults, caches)
       for (auto& b : baselines) b();
       std::vector<double> throughput, ratio;
@@ -136,6 +148,8 @@ int main(int argc, char** argv) {
       const QParams qp = qparams_for(int8, l);
       const QuantKernel zp = QuantKernel::ForSpec(int8);
       bench("int8 per-tensor ZP", [&] { FakeQuantize(zp, l, qp, x, y); });
+      const PreparedQParams prepared(zp, qp);
+      bench("int8 per-tensor ZP, prepared", [&] { FakeQuantize(zp, l, prepared, x, y); });
       const QuantKernel mv = QuantKernel::Integer(-128, 127, QFormulation::kMinval);
       bench("int8 per-tensor MINVAL", [&] { FakeQuantize(mv, l, qp, x, y); });
       std::vector<uint8_t> mask(n);
@@ -153,6 +167,9 @@ int main(int argc, char** argv) {
       const QParams qp = qparams_for(int8, l);
       bench("int8 per-channel " + std::to_string(channels) + " (axis 0)",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+      const PreparedQParams prepared(QuantKernel::ForSpec(int8), qp);
+      bench("int8 per-channel " + std::to_string(channels) + " (axis 0), prepared",
+            [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, prepared, x, y); });
     }
     {
       Granularity last = pc;
@@ -161,6 +178,9 @@ int main(int argc, char** argv) {
       const QParams qp = qparams_for(int8, l);
       bench("int8 per-channel 64 (axis -1)",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+      const PreparedQParams prepared(QuantKernel::ForSpec(int8), qp);
+      bench("int8 per-channel 64 (axis -1), prepared",
+            [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, prepared, x, y); });
     }
     Granularity pb;
     pb.kind = GranularityKind::kPerBlock;
@@ -172,6 +192,9 @@ int main(int argc, char** argv) {
       const QParams qp = qparams_for(int8, l);
       bench("int8 per-block 32 (axis 1)",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+      const PreparedQParams prepared(QuantKernel::ForSpec(int8), qp);
+      bench("int8 per-block 32 (axis 1), prepared",
+            [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, prepared, x, y); });
     }
     // FP kernels.
     {
