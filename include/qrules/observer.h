@@ -104,7 +104,9 @@ class FakeQuantizer {
   //   fake quant off          -> y = x
   //   no qparams yet          -> y = x, kNotObserved
   //   otherwise               -> y = FakeQuantize(x) with the current qparams (the layout is
-  //                              recomputed for x's shape when the observer is off)
+  //                              recomputed for x's shape when the observer is off; with the
+  //                              observer off the qparams are prepared once — PreparedQParams —
+  //                              and reused while they stay the same)
   NumericsStatus Forward(std::span<const int64_t> shape, std::span<const float> x,
                          std::span<float> y, std::span<uint8_t> ste_mask = {});
 
@@ -122,6 +124,7 @@ class FakeQuantizer {
  private:
   QParamsCalculator calculator_;
   QuantKernel kernel_;
+  PreparedQParams prepared_;  // the frozen qparams, prepared (empty until first needed)
   bool observer_enabled_ = true;
   bool fake_quant_enabled_ = true;
   bool disabled_ = false;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 #include <utility>
 
 #include "numerics/numerics_internal.h"
@@ -20,6 +21,12 @@ float NanMin(float a, float b) {
 
 void CopyThrough(std::span<const float> x, std::span<float> y) {
   if (x.data() != y.data()) std::copy(x.begin(), x.end(), y.begin());
+}
+
+template <typename T>
+bool SameBits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 }  // namespace
@@ -158,8 +165,18 @@ NumericsStatus FakeQuantizer::Forward(std::span<const int64_t> shape, std::span<
   }
   if (use_reference_) {
     FakeQuantizeReference(kernel_, layout, qp, x, y, ste_mask);
+  } else if (observer_enabled_) {
+    FakeQuantize(kernel_, layout, qp, x, y, ste_mask);  // qparams new with every batch
   } else {
-    FakeQuantize(kernel_, layout, qp, x, y, ste_mask);
+    // Frozen qparams (evaluation after calibration): prove the reciprocal pairs once.  The
+    // comparison (of bits: -0.0 and +0.0 minvals differ, NaN equals itself) keeps it right if
+    // the calculator is changed through calculator().
+    const QParams& held = prepared_.qparams();
+    if (!SameBits(held.scale, qp.scale) || !SameBits(held.zero_point, qp.zero_point) ||
+        !SameBits(held.minval, qp.minval)) {
+      prepared_ = PreparedQParams(kernel_, qp);
+    }
+    FakeQuantize(kernel_, layout, prepared_, x, y, ste_mask);
   }
   return NumericsStatus::Ok();
 }

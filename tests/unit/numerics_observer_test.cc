@@ -137,6 +137,33 @@ TEST_CASE("FakeQuantizer forward (c.8)", "[numerics][fakequant]") {
   CHECK(y == x);
 }
 
+TEST_CASE("frozen FakeQuantizer follows qparams changed through its calculator",
+          "[numerics][fakequant]") {
+  // With the observer off the qparams are prepared once and reused; changing them through
+  // calculator() must still take effect on the next forward.
+  const std::vector<int64_t> shape = {4096};
+  std::vector<float> x(4096), y(4096), ref(4096);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<float>(i) * 0.01f) * 3.0f;
+  FakeQuantizer fq(Int8Asym(QParamsKind::kStatic));
+  REQUIRE(fq.Forward(shape, x, y).ok());  // observe: range [-3, 3]
+  fq.set_observer_enabled(false);
+  for (int round = 0; round < 2; ++round) {
+    const QParams qp = fq.calculator().qparams();
+    REQUIRE(fq.Forward(shape, x, y).ok());
+    FakeQuantizeReference(QuantKernel::ForSpec(fq.calculator().spec()),
+                          BlockLayout::PerTensor(shape), qp, x, ref);
+    CHECK(y == ref);
+    // Observe a wider range directly: the next forward must use the new scale.
+    std::vector<float> wide(x);
+    wide[0] = 10.0f * static_cast<float>(round + 1);
+    REQUIRE(fq.calculator().Observe(shape, wide).ok());
+    REQUIRE(fq.calculator().qparams().scale != qp.scale);
+  }
+  std::vector<float> before(y);
+  REQUIRE(fq.Forward(shape, x, y).ok());
+  CHECK(y != before);  // the scale grew: coarser steps
+}
+
 TEST_CASE("block-size mismatch disables the FakeQuantizer for good", "[numerics][fakequant]") {
   QuantizationSpec spec = DefaultWeightSpec();
   spec.granularity.kind = GranularityKind::kPerBlock;
