@@ -84,9 +84,10 @@ inline FloatFormat FormatOf(Dtype d) {
 struct ReciprocalPair {
   float zh, zl;
 };
-// A pair for `scale` with which round_half_even(fma(d, zh, RN(d * zl))), clamped to any [lo, hi]
-// with max(|lo|, |hi|) <= clamp_bound, equals round_half_even(RN(d / scale)) clamped likewise, for
-// every float32 d (±0, ±inf and NaN included); proven per scale.  False (keep dividing) when no
+// A pair for `scale` with which n = round_half_even(fma(d, zh, RN(d * zl))) gives the same
+// clamp(n, lo, hi) and the same STE mask (lo <= n <= hi) as round_half_even(RN(d / scale)), for
+// any lo, hi with max(|lo|, |hi|) <= clamp_bound and every float32 d (±0, ±inf and NaN
+// included); proven per scale.  False (keep dividing) when no
 // pair is found among the few tried, or the scale or bound is out of the proof's range.
 bool FindExactReciprocalPair(float scale, float clamp_bound, ReciprocalPair* out);
 

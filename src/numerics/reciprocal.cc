@@ -8,7 +8,8 @@
 // rounded floating-point division when the divisor is known in advance", IEEE TC 53(8), 2004,
 // Algorithm 2).  That is not always RN(d / s): close enough to a rounding midpoint, the two
 // round to neighbouring floats.  FindExactReciprocalPair proves, for one s, that such a miss can
-// never change the clamped integer, by listing every d that could come that close and trying it.
+// never change the clamped integer or the STE mask, by listing every d that could come that close
+// and trying it.
 //
 // Definitions.  t = d / s exactly; v = d*zh + RN(d*zl), the value the fma rounds.  We pick zh below
 // 1/s (s*zh < 1) so that zl > 0: then d*zh and RN(d*zl) have the sign of d, so q is ±0 exactly
@@ -34,11 +35,12 @@
 // 3. Which misses matter.  A miss rounds t and v to neighbouring floats a < b.  Below 2^22 every
 //    half-integer is a float, so round_half_even(a) != round_half_even(b) only if a or b is a
 //    half-integer h, i.e. m = h ± ulp/2.  In binade [2^E, 2^(E+1)), m = (2j + 1)*2^(E-24) is
-//    next to h = i + 1/2 only if M -/+ 1 = odd * 2^(23-E): v2(M -/+ 1) = 23 - E.  And the clamp
-//    hides a miss between n = i and i + 1 unless lo < i + 1 and i < hi, i.e. |h| < B + 1/2 for
-//    B = max(|lo|, |hi|): E <= Emax = floor(log2(B + 1/2)).  So a pair (M, X) can change a result
-//    only if max(v2(M - 1), v2(M + 1)) >= 23 - Emax; only those are tried (at 1 < t < 2, comparing
-//    q with d / s).  For 8-bit types (B <= 510) that is 1 midpoint in 2^15.
+//    next to h = i + 1/2 only if M -/+ 1 = odd * 2^(23-E): v2(M -/+ 1) = 23 - E.  A miss between
+//    n = i and i + 1 changes neither the clamped value nor the STE mask (lo <= n <= hi) unless
+//    lo - 1 <= i <= hi, i.e. |h| <= B + 1/2 for B = max(|lo|, |hi|): E <= Emax =
+//    floor(log2(B + 1/2)) (B + 1/2 is never a power of two for B >= 1).  So a pair (M, X) can
+//    change a result only if max(v2(M - 1), v2(M + 1)) >= 23 - Emax; only those are tried (at
+//    1 < t < 2, comparing q with d / s).  For 8-bit types (B <= 510) that is 1 midpoint in 2^15.
 // 4. The rest.  |t| < 2^-2: |v| < 1/2 too and both round to a zero of d's sign.  |t| >= 2^22 >
 //    2*B: both integers are beyond the clamp bound on the same side.
 // If any tried d misses, the next zh below is tried (a different zl, different misses); after
