@@ -1,5 +1,6 @@
 #include "unit/numerics_golden_reader.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -18,6 +19,16 @@ uint32_t BitsOf(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, sizeof bits);
   return bits;
+}
+
+bool SameBitsOrBothNan(const std::vector<float>& a, const std::vector<float>& b, size_t* where) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (BitsOf(a[i]) != BitsOf(b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) {
+      *where = i;
+      return false;
+    }
+  }
+  return true;
 }
 
 float FloatFromHex(const std::string& hex) {

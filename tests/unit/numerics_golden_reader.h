@@ -35,6 +35,8 @@ std::vector<GoldenCase> ReadGoldenFile(const std::string& path);
 
 float FloatFromBits(uint32_t bits);
 uint32_t BitsOf(float f);
+// Equal bit patterns, or both NaN (payloads aside); else false with *where the first difference.
+bool SameBitsOrBothNan(const std::vector<float>& a, const std::vector<float>& b, size_t* where);
 // Parses 8 hex digits.
 float FloatFromHex(const std::string& hex);
 

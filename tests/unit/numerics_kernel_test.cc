@@ -20,6 +20,7 @@ namespace {
 // Bit-pattern helpers shared with the golden-file reader.
 using testing::BitsOf;
 using testing::FloatFromBits;
+using testing::SameBitsOrBothNan;
 float DivByRcp(float x, float s) {
   return static_cast<float>(static_cast<double>(x) * (1.0 / static_cast<double>(s)));
 }
@@ -170,15 +171,6 @@ Granularity PerBlockTuple(std::vector<int64_t> b) {
   return g;
 }
 
-bool SameBitsOrBothNan(const std::vector<float>& a, const std::vector<float>& b, size_t* where) {
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (BitsOf(a[i]) != BitsOf(b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) {
-      *where = i;
-      return false;
-    }
-  }
-  return true;
-}
 
 std::vector<const internal::KernelTable*> AllTables() {
   std::vector<const internal::KernelTable*> t = {

@@ -10,21 +10,15 @@
 
 #include "numerics/kernels.h"
 #include "numerics/numerics_internal.h"
+#include "numerics_golden_reader.h"
 #include "qrules/fake_quant.h"
 
 namespace qrules {
 namespace {
 
-uint32_t Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-float FromBits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
+using testing::BitsOf;
+using testing::FloatFromBits;
+using testing::SameBitsOrBothNan;
 float PairQuotient(float d, internal::ReciprocalPair p) { return std::fma(d, p.zh, d * p.zl); }
 
 // Scales the sweeps run on: ordinary int8 scales, the ends of a binade, scales whose first
@@ -42,8 +36,8 @@ const std::vector<float>& SweepScales() {
 // Every positive float32 d with lo_t * s <= d <= hi_t * s (plus a few beyond each end).
 template <typename Fn>
 void ForEachDividend(float s, float lo_t, float hi_t, Fn&& fn) {
-  const uint32_t first = Bits(lo_t * s) - 2, last = Bits(hi_t * s) + 2;
-  for (uint32_t u = first; u <= last; ++u) fn(FromBits(u));
+  const uint32_t first = BitsOf(lo_t * s) - 2, last = BitsOf(hi_t * s) + 2;
+  for (uint32_t u = first; u <= last; ++u) fn(FloatFromBits(u));
 }
 
 TEST_CASE("a proven pair rounds to division's integer for every dividend", "[numerics][pair]") {
@@ -61,9 +55,9 @@ TEST_CASE("a proven pair rounds to division's integer for every dividend", "[num
     // mirror these exactly: every step rounds to nearest, which is symmetric.)
     ForEachDividend(s, 0x1p-3f, 0x1p8f, [&](float d) {
       const float exact = d / s, fast = PairQuotient(d, pair);
-      quotient_misses += Bits(exact) != Bits(fast) ? 1 : 0;
+      quotient_misses += BitsOf(exact) != BitsOf(fast) ? 1 : 0;
       const float a = std::nearbyint(exact), b = std::nearbyint(fast);
-      if (Bits(a) != Bits(b) && std::fmin(std::fabs(a), std::fabs(b)) <= kBound) ++bad;
+      if (BitsOf(a) != BitsOf(b) && std::fmin(std::fabs(a), std::fabs(b)) <= kBound) ++bad;
       ++checked;
     });
     CHECK(bad == 0);
@@ -84,7 +78,7 @@ TEST_CASE("with the widest clamp bound a proven pair is the correctly rounded qu
     int64_t bad = 0;
     for (const float lo_t : {0.25f, 1.0f, 0x1p20f}) {
       ForEachDividend(s, lo_t, 2 * lo_t, [&](float d) {
-        bad += Bits(d / s) != Bits(PairQuotient(d, pair)) ? 1 : 0;
+        bad += BitsOf(d / s) != BitsOf(PairQuotient(d, pair)) ? 1 : 0;
         ++checked;
       });
     }
@@ -131,9 +125,9 @@ std::vector<float> SpecialData() {
                           0x1p-149f,
                           -0x1p-149f,
                           0x1p-127f,
-                          FromBits(0x7fc00001u),
-                          FromBits(0xffc12345u),
-                          FromBits(0x7f800001u),
+                          FloatFromBits(0x7fc00001u),
+                          FloatFromBits(0xffc12345u),
+                          FloatFromBits(0x7f800001u),
                           1e30f,
                           -1e30f,
                           0.5f,
@@ -152,16 +146,6 @@ std::vector<float> SpecialData() {
   }
   while (x.size() % 48 != 0) x.push_back(0.0f);
   return x;
-}
-
-bool SameBits(const std::vector<float>& a, const std::vector<float>& b, size_t* where) {
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Bits(a[i]) != Bits(b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) {
-      *where = i;
-      return false;
-    }
-  }
-  return true;
 }
 
 TEST_CASE("prepared qparams: special values equal the reference", "[numerics][pair]") {
@@ -196,7 +180,7 @@ TEST_CASE("prepared qparams: special values equal the reference", "[numerics][pa
       FakeQuantize(k, layout, prepared, x, fast, fast_mask);
       size_t where = 0;
       INFO("shape rank " << c.shape.size() << " formulation " << QFormulationName(f));
-      const bool same = SameBits(ref, fast, &where);
+      const bool same = SameBitsOrBothNan(ref, fast, &where);
       INFO("x=" << std::hexfloat << x[where] << " ref=" << ref[where] << " fast=" << fast[where]);
       CHECK(same);
       CHECK(ref_mask == fast_mask);
@@ -241,7 +225,7 @@ TEST_CASE("blocks without a pair divide, block by block or the whole tensor", "[
     FakeQuantize(k, layout, prepared, x, fast, fast_mask);
     size_t where = 0;
     INFO("shape " << shape[0] << "x" << shape[1]);
-    CHECK(SameBits(ref, fast, &where));
+    CHECK(SameBitsOrBothNan(ref, fast, &where));
     CHECK(ref_mask == fast_mask);
   }
 }
@@ -273,7 +257,7 @@ TEST_CASE("prepared qparams keep dividing where no pair applies", "[numerics][pa
   FakeQuantizeReference(uint4, layout, qp, x, ref);
   FakeQuantize(uint4, layout, prepared, x, fast);
   size_t where = 0;
-  CHECK(SameBits(ref, fast, &where));
+  CHECK(SameBitsOrBothNan(ref, fast, &where));
 }
 
 }  // namespace
