@@ -201,11 +201,12 @@ void FakeQuantize(const QuantKernel& kernel, const BlockLayout& layout, const QP
 // rounds to the same integer as round_half_even(d / scale) for *every* float32 d — checked per
 // scale by a short number-theoretic proof (src/numerics/reciprocal.cc) — and FakeQuantize then
 // multiplies instead of dividing.  Results are bit-identical either way.  Blocks without a proven
-// pair (none among 20,000 random scales with 8-bit ranges; about 1% of scales with a short
+// pair (none among 20,000 random scales with 8-bit ranges; about 2% of scales with an 8-bit
 // significand less an ulp or two, such as 0x1.8ffffcp-1) divide: block by block for layouts whose
-// blocks are runs of 8 or more elements, the whole tensor for per-channel on the last axis.
-// Floating kernels and CPUs without FMA always divide.  Preparing costs about 0.2 µs per block.
-// Immutable after construction.
+// blocks are runs of 8 or more elements, the whole tensor for shorter runs (per-channel on the
+// last axis).  Floating kernels and CPUs without FMA always divide; AVX2-only CPUs multiply on
+// runs of 64+ elements only (their short-run kernels measured slower with pairs).  Preparing costs
+// about 0.2 µs per block.  Immutable after construction.
 class PreparedQParams {
  public:
   PreparedQParams() = default;
