@@ -150,9 +150,14 @@ void ForEachRow(const Plan& p, Fn&& fn) {
 struct Expanded {
   std::vector<double> rcp;
   std::vector<float> scale, float_offset, lo, hi;
-  std::vector<float> zh, zl;  // with reciprocal pairs
+  std::vector<float> zh, zl;  // empty unless expanded with reciprocal pairs
   int64_t qbase = -1;
   bool foldable = true;
+
+  IntVarParams IntParams(bool zp) const {
+    return {rcp.data(), scale.data(), float_offset.data(), lo.data(), hi.data(), zp,
+            zh.empty() ? nullptr : zh.data(), zl.empty() ? nullptr : zl.data()};
+  }
 };
 
 void Expand(const QuantKernel& k, const QParams& qp, int64_t qbase, int64_t row_n, int64_t row_b,
@@ -299,10 +304,7 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
   auto run_var = [&](int64_t off, int64_t n, const Expanded& e) {
     uint8_t* m = mask ? mask + off : nullptr;
     if (!kernel.floating) {
-      const IntVarParams p{e.rcp.data(), e.scale.data(), e.float_offset.data(), e.lo.data(),
-                           e.hi.data(), zp, lane_pairs ? e.zh.data() : nullptr,
-                           lane_pairs ? e.zl.data() : nullptr};
-      kt.int_var(xs + off, ys + off, m, n, p);
+      kt.int_var(xs + off, ys + off, m, n, e.IntParams(zp));
     } else {
       const FpVarParams p{e.rcp.data(), e.scale.data(), kernel.fp_max, min_e, mant};
       kt.fp_var(xs + off, ys + off, m, n, p);
@@ -342,14 +344,7 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
         FakeQuantizeReference(kernel, layout, qparams, x, y, ste_mask);
         return;
       }
-      const IntVarParams ip{e.rcp.data(),
-                            e.scale.data(),
-                            e.float_offset.data(),
-                            e.lo.data(),
-                            e.hi.data(),
-                            zp,
-                            lane_pairs ? e.zh.data() : nullptr,
-                            lane_pairs ? e.zl.data() : nullptr};
+      const IntVarParams ip = e.IntParams(zp);
       const FpVarParams fp{e.rcp.data(), e.scale.data(), kernel.fp_max, min_e, mant};
       if (layout.numel() > kColsMaxElements) {
         // Beyond the caches: stream the rows in memory order (qparams reloaded from L1).

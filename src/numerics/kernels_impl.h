@@ -498,6 +498,17 @@ void IntConstRuns(const float* x, float* y, uint8_t* mask, int64_t run, int64_t 
   }
 }
 
+// The qparams of `b` from run `runs` on.
+inline IntBlocks AdvancedBlocks(const IntBlocks& b, int64_t runs) {
+  IntBlocks out = b;
+  out.scale += runs;
+  if (out.zero_point) out.zero_point += runs;
+  if (out.minval) out.minval += runs;
+  if (out.zh) out.zh += runs;
+  if (out.zl) out.zl += runs;
+  return out;
+}
+
 // Runs of exactly kVecs vectors (per-channel with 16-element channels, per-block 32, ...), where
 // the per-run set-up of IntConstRuns costs as much as the run itself: each run broadcasts its
 // qparams straight from the arrays and converts them to the folded form in vector registers
@@ -521,37 +532,25 @@ void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const I
   const float qmin = b.qmin, qspan = b.qmax - b.qmin;
   for (int64_t j0 = 0; j0 < runs; j0 += kChunk) {
     const int64_t nj = runs - j0 < kChunk ? runs - j0 : kChunk;
+    // Runs the fixed body cannot take: a zero point beyond ±2^20 (no calculator makes one), or
+    // (with pairs) a run without a pair.  Then the general loop decides this chunk run by run.
+    int32_t general = 0;
     if constexpr (kZp) {
-      int32_t beyond_fold = 0;
       for (int64_t j = 0; j < nj; ++j) {  // vectorized by the compiler
         const int32_t z = zero_points[j0 + j];
-        beyond_fold |= (z > (1 << 20) || z < -(1 << 20)) ? 1 : 0;
+        general |= (z > (1 << 20) || z < -(1 << 20)) ? 1 : 0;
         lo_chunk[j] = qmin - static_cast<float>(z);
         if constexpr (kPair) hi_chunk[j] = lo_chunk[j] + qspan;
       }
-      if (beyond_fold != 0) {  // a zero point beyond ±2^20 (no calculator makes one)
-        IntBlocks chunk = b;
-        chunk.scale += j0;
-        chunk.zero_point += j0;
-        IntConstRuns<kMask, false, true>(x + j0 * kRun, y + j0 * kRun,
-                                         kMask ? mask + j0 * kRun : nullptr, kRun, nj, chunk);
-        continue;
-      }
     }
     if constexpr (kPair) {
-      int32_t without_pair = 0;
-      for (int64_t j = 0; j < nj; ++j) without_pair |= zhs[j0 + j] == 0.0f ? 1 : 0;
-      if (without_pair != 0) {  // some run divides: the general loop decides run by run
-        IntBlocks chunk = b;
-        chunk.scale += j0;
-        if (kZp) chunk.zero_point += j0;
-        if (!kZp) chunk.minval += j0;
-        chunk.zh += j0;
-        chunk.zl += j0;
-        IntConstRuns<kMask, false, kZp, true>(x + j0 * kRun, y + j0 * kRun,
-                                              kMask ? mask + j0 * kRun : nullptr, kRun, nj, chunk);
-        continue;
-      }
+      for (int64_t j = 0; j < nj; ++j) general |= zhs[j0 + j] == 0.0f ? 1 : 0;
+    }
+    if (general != 0) {
+      IntConstRuns<kMask, false, kZp, kPair>(x + j0 * kRun, y + j0 * kRun,
+                                             kMask ? mask + j0 * kRun : nullptr, kRun, nj,
+                                             AdvancedBlocks(b, j0));
+      continue;
     }
     for (int64_t j = 0; j < nj; ++j) {
       const VF scale = Set1(scales[j0 + j]);
