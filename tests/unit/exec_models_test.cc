@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "qrules/executor.h"
 #include "qrules/npy.h"
@@ -44,6 +45,18 @@ double RelativeMaxError(const Tensor& got, const Tensor& want) {
   return err / std::max(1e-12, static_cast<double>(*hi - *lo));
 }
 
+// Runs `name`.input0.npy through the model and checks the output against `name`.output0.npy
+// (PyTorch's) within 1e-4 of its range; returns the input and the reference output.
+std::pair<Tensor, Tensor> CheckReferenceOutput(Executor& ex, const std::string& name) {
+  Tensor in = LoadNpy(name + ".input0.npy");
+  Tensor want = LoadNpy(name + ".output0.npy");
+  RunResult r = ex.Run({in});
+  INFO(RenderText(r.diagnostics));
+  REQUIRE(r.ok());
+  CHECK(RelativeMaxError(r.outputs[0], want) <= 1e-4);
+  return {std::move(in), std::move(want)};
+}
+
 int Correct(const Tensor& logits, const Tensor& labels) {
   const int64_t n = logits.shape[0], k = logits.shape[1];
   int correct = 0;
@@ -67,12 +80,7 @@ TEST_CASE("shared models match PyTorch in float", "[exec][models]") {
   for (const Case& c : cases) {
     INFO(c.name);
     auto ex = LoadModel(c.name);
-    const Tensor in = LoadNpy(std::string(c.name) + ".input0.npy");
-    const Tensor want = LoadNpy(std::string(c.name) + ".output0.npy");
-    RunResult r = ex->Run({in});
-    INFO(RenderText(r.diagnostics));
-    REQUIRE(r.ok());
-    CHECK(RelativeMaxError(r.outputs[0], want) <= 1e-4);
+    CheckReferenceOutput(*ex, c.name);
 
     std::vector<Tensor> batch = {images};
     RunResult all = ex->RunBatched(batch, 64);
@@ -100,12 +108,7 @@ TEST_CASE("PyTorch zoo models match PyTorch in float", "[exec][models]") {
   for (const char* name : {"zoo_vision", "zoo_sequence"}) {
     INFO(name);
     auto ex = LoadModel(name);
-    const Tensor in = LoadNpy(std::string(name) + ".input0.npy");
-    const Tensor want = LoadNpy(std::string(name) + ".output0.npy");
-    RunResult r = ex->Run({in});
-    INFO(RenderText(r.diagnostics));
-    REQUIRE(r.ok());
-    CHECK(RelativeMaxError(r.outputs[0], want) <= 1e-4);
+    const auto [in, want] = CheckReferenceOutput(*ex, name);
     // The dynamic batch: each sample alone gives its row of the batched output.
     std::vector<Tensor> batch = {in};
     RunResult one_by_one = ex->RunBatched(batch, 1);

@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "numerics/kernels.h"
@@ -203,6 +205,42 @@ QParams InPairRange(QParams qp) {
   return qp;
 }
 
+// Every table in `tables` (with `pairs` when given; and PreparedQParams when `prepared`) against
+// the reference, bit for bit (NaN payloads aside), once per entry of `masks` (with the STE mask
+// or without); returns the elements compared.
+size_t CheckAgainstReference(const QuantKernel& k, const BlockLayout& layout, const QParams& qp,
+                             const std::vector<float>& x,
+                             const std::vector<const internal::KernelTable*>& tables,
+                             std::initializer_list<bool> masks,
+                             const internal::BlockPairs* pairs = nullptr, bool prepared = false) {
+  const size_t n = x.size();
+  std::vector<float> ref(n), fast(n);
+  std::vector<uint8_t> ref_mask(n), fast_mask(n);
+  FakeQuantizeReference(k, layout, qp, x, ref, ref_mask);
+  auto compare = [&](const char* what, bool with_mask) {
+    size_t where = 0;
+    const bool same = SameBitsOrBothNan(ref, fast, &where);
+    INFO(what << ", mask " << with_mask << ", fp " << k.floating << ", qmin " << k.qmin
+              << ", formulation " << QFormulationName(k.formulation) << ", index " << where
+              << " x=" << std::hexfloat << x[where] << " ref=" << ref[where]
+              << " fast=" << fast[where]);
+    CHECK(same);
+    if (with_mask) CHECK(ref_mask == fast_mask);
+  };
+  for (const bool with_mask : masks) {
+    const std::span<uint8_t> m = with_mask ? std::span<uint8_t>(fast_mask) : std::span<uint8_t>();
+    for (const internal::KernelTable* kt : tables) {
+      internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, m, pairs);
+      compare(kt->name, with_mask);
+    }
+    if (prepared) {
+      FakeQuantize(k, layout, PreparedQParams(k, qp), x, fast, m);
+      compare("PreparedQParams", with_mask);
+    }
+  }
+  return n;
+}
+
 // Integer kernels with reciprocal pairs (every pair table, and PreparedQParams) against the
 // reference, with and without the STE mask; returns the elements compared.
 size_t CheckPairsAgainstReference(const QuantKernel& k, const BlockLayout& layout,
@@ -211,29 +249,7 @@ size_t CheckPairsAgainstReference(const QuantKernel& k, const BlockLayout& layou
   const int64_t proven = internal::MakeBlockPairs(k, qp, &zh, &zl);
   REQUIRE(proven == static_cast<int64_t>(qp.scale.size()));
   const internal::BlockPairs pairs{zh.data(), zl.data(), true};
-  const size_t n = x.size();
-  std::vector<float> ref(n), fast(n);
-  std::vector<uint8_t> ref_mask(n), fast_mask(n);
-  FakeQuantizeReference(k, layout, qp, x, ref, ref_mask);
-  auto compare = [&](const char* what, bool with_mask) {
-    size_t where = 0;
-    const bool same = SameBitsOrBothNan(ref, fast, &where);
-    INFO(what << ", mask " << with_mask << ", qmin " << k.qmin << ", formulation "
-              << QFormulationName(k.formulation) << ", index " << where << " x=" << std::hexfloat
-              << x[where] << " ref=" << ref[where] << " fast=" << fast[where]);
-    CHECK(same);
-    if (with_mask) CHECK(ref_mask == fast_mask);
-  };
-  for (const bool with_mask : {false, true}) {
-    const std::span<uint8_t> m = with_mask ? std::span<uint8_t>(fast_mask) : std::span<uint8_t>();
-    for (const internal::KernelTable* kt : PairTables()) {
-      internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, m, &pairs);
-      compare(kt->name, with_mask);
-    }
-    FakeQuantize(k, layout, PreparedQParams(k, qp), x, fast, m);
-    compare("PreparedQParams", with_mask);
-  }
-  return n;
+  return CheckAgainstReference(k, layout, qp, x, PairTables(), {false, true}, &pairs, true);
 }
 
 TEST_CASE("reference and vectorized path agree bit for bit", "[numerics][random]") {
@@ -288,22 +304,8 @@ TEST_CASE("reference and vectorized path agree bit for bit", "[numerics][random]
       for (int rep = 0; rep < 3; ++rep) {
         const QParams qp = RandomQParams(rng, k, blocks);
         const std::vector<float> x = AdversarialData(rng, n, qp.scale);
-        std::vector<float> ref(n), fast(n);
-        std::vector<uint8_t> ref_mask(n), fast_mask(n);
-        FakeQuantizeReference(k, layout, qp, x, ref, ref_mask);
-        for (const internal::KernelTable* kt : AllTables()) {
-          internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, fast_mask);
-          size_t where = 0;
-          INFO("kernels " << kt->name << ", shape rank " << lc.shape.size() << ", fp " << k.floating
-                          << ", qmin " << k.qmin << ", formulation "
-                          << QFormulationName(k.formulation));
-          // NaN payloads too: the reference and the kernels run the same x86 operations.
-          const bool same = SameBitsOrBothNan(ref, fast, &where);
-          INFO("index " << where << " x=" << std::hexfloat << x[where] << " ref=" << ref[where]
-                        << " fast=" << fast[where]);
-          CHECK(same);
-          CHECK(ref_mask == fast_mask);
-        }
+        INFO("shape rank " << lc.shape.size());
+        CheckAgainstReference(k, layout, qp, x, AllTables(), {true});
         if (!k.floating) {
           const QParams in_range = InPairRange(qp);
           compared += CheckPairsAgainstReference(k, layout, in_range,
@@ -740,21 +742,8 @@ TEST_CASE("large tensors with per-channel qparams on the last axis", "[numerics]
     for (const QuantKernel& k : kernels) {
       const QParams qp = RandomQParams(rng, k, blocks);
       const std::vector<float> x = AdversarialData(rng, n, qp.scale);
-      std::vector<float> ref(n), fast(n);
-      std::vector<uint8_t> ref_mask(n), fast_mask(n);
-      FakeQuantizeReference(k, layout, qp, x, ref, ref_mask);
-      for (const internal::KernelTable* kt : AllTables()) {
-        for (const bool with_mask : {false, true}) {
-          INFO("kernels " << kt->name << ", columns " << shape[1] << ", fp " << k.floating
-                          << ", mask " << with_mask);
-          internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast,
-                                     with_mask ? std::span<uint8_t>(fast_mask)
-                                               : std::span<uint8_t>());
-          size_t where = 0;
-          CHECK(SameBitsOrBothNan(ref, fast, &where));
-          if (with_mask) CHECK(ref_mask == fast_mask);
-        }
-      }
+      INFO("columns " << shape[1]);
+      CheckAgainstReference(k, layout, qp, x, AllTables(), {false, true});
       if (!k.floating) {
         const QParams in_range = InPairRange(qp);
         CheckPairsAgainstReference(k, layout, in_range, AdversarialData(rng, n, in_range.scale));
@@ -774,17 +763,9 @@ TEST_CASE("zero points too large for the folded kernel take the literal path", "
       qp.minval.push_back(-1.0f);
     }
     const std::vector<float> x = AdversarialData(rng, static_cast<size_t>(layout.numel()), {0.1f});
-    for (const internal::KernelTable* kt : AllTables()) {
-      std::vector<float> ref(x.size()), fast(x.size());
-      std::vector<uint8_t> mr(x.size()), mf(x.size());
-      const QuantKernel k = QuantKernel::Integer(-128, 127, QFormulation::kZp);
-      FakeQuantizeReference(k, layout, qp, x, ref, mr);
-      internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, mf);
-      size_t where = 0;
-      INFO("kernels " << kt->name << ", blocks " << layout.num_blocks());
-      CHECK(SameBitsOrBothNan(ref, fast, &where));
-      CHECK(mr == mf);
-    }
+    INFO("blocks " << layout.num_blocks());
+    CheckAgainstReference(QuantKernel::Integer(-128, 127, QFormulation::kZp), layout, qp, x,
+                          AllTables(), {true});
   };
   // Runs of 16 and 32 (the fixed-run kernels check each chunk of 256 runs as they convert it):
   // 300 channels, so one chunk holds huge zero points and the other does not.
