@@ -5,5 +5,6 @@ qrules_add_test(numerics_tests
   unit/numerics_kernel_test.cc
   unit/numerics_observer_test.cc
   unit/numerics_reciprocal_test.cc
+  unit/numerics_checked_test.cc
   unit/numerics_golden_reader.cc)
 target_link_libraries(numerics_tests PRIVATE qrules_numerics)

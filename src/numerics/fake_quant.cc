@@ -62,9 +62,10 @@ const KernelTable& BestKernels() {
   static const KernelTable* best = [] {
     const char* isa = std::getenv("QRULES_NUMERICS_ISA");
     const char* div = std::getenv("QRULES_NUMERICS_DIV");
-    const DivisionMethod method = div && std::string_view(div) == "rcp64"
-                                      ? DivisionMethod::kReciprocal64
-                                      : DivisionMethod::kDivide;
+    const std::string_view chosen = div ? div : "checked";
+    const DivisionMethod method = chosen == "rcp64"   ? DivisionMethod::kReciprocal64
+                                  : chosen == "divps" ? DivisionMethod::kDivide
+                                                      : DivisionMethod::kCheckedReciprocal;
     const std::string_view want = isa ? isa : "avx512";
     if (want == "avx512" && CpuHasAvx512()) return &Avx512Kernels(method);
     if (want != "sse" && CpuHasAvx2()) return &Avx2Kernels(method);
@@ -151,21 +152,40 @@ struct Expanded {
   std::vector<double> rcp;
   std::vector<float> scale, float_offset, lo, hi;
   std::vector<float> zh, zl;  // empty unless expanded with reciprocal pairs
+  std::vector<float> recip;   // empty unless expanded for the checked reciprocal
+  float near = 0.0f;
   int64_t qbase = -1;
   bool foldable = true;
 
   IntVarParams IntParams(bool zp) const {
-    return {rcp.data(), scale.data(), float_offset.data(), lo.data(), hi.data(), zp,
-            zh.empty() ? nullptr : zh.data(), zl.empty() ? nullptr : zl.data()};
+    return {rcp.data(),
+            scale.data(),
+            float_offset.data(),
+            lo.data(),
+            hi.data(),
+            zp,
+            zh.empty() ? nullptr : zh.data(),
+            zl.empty() ? nullptr : zl.data(),
+            recip.empty() ? nullptr : recip.data(),
+            near};
   }
 };
 
+// What the per-element qparam arrays carry besides scale and the folded bounds.
+struct ExpandFor {
+  bool rcp64;    // the float64 reciprocals (rcp64 tables)
+  bool checked;  // RN32(1 / scale) and `near` (checked tables; integer kernels)
+};
+
 void Expand(const QuantKernel& k, const QParams& qp, int64_t qbase, int64_t row_n, int64_t row_b,
-            int64_t reps, bool need_rcp, const BlockPairs* pairs, Expanded* e) {
+            int64_t reps, ExpandFor what, const BlockPairs* pairs, Expanded* e) {
   const auto len = static_cast<size_t>(row_n * reps);
+  const bool need_rcp = what.rcp64;
+  const bool checked = what.checked && !k.floating && pairs == nullptr;
   e->rcp.resize(need_rcp ? len : 0);
   e->zh.resize(pairs ? len : 0);
   e->zl.resize(pairs ? len : 0);
+  e->recip.resize(checked ? len : 0);
   e->scale.resize(len);
   if (!k.floating) {
     e->float_offset.resize(len);
@@ -174,6 +194,8 @@ void Expand(const QuantKernel& k, const QParams& qp, int64_t qbase, int64_t row_
   }
   const bool zp = k.formulation == QFormulation::kZp;
   const auto qmin = static_cast<float>(k.qmin), qmax = static_cast<float>(k.qmax);
+  bool covered = true;  // every scale within the checked reciprocal's range
+  float bound = 0.0f;
   for (size_t i = 0; i < len; ++i) {
     const auto blk = static_cast<size_t>(qbase + (static_cast<int64_t>(i) % row_n) / row_b);
     const float scale = qp.scale[blk];
@@ -182,6 +204,10 @@ void Expand(const QuantKernel& k, const QParams& qp, int64_t qbase, int64_t row_
       e->zh[i] = pairs->zh[blk];
       e->zl[i] = pairs->zl[blk];
     }
+    if (checked) {
+      e->recip[i] = 1.0f / scale;
+      covered = covered && CheckedReciprocalApplies(scale);
+    }
     e->scale[i] = scale;
     if (!k.floating) {
       const float qo = zp ? static_cast<float>(qp.zero_point[blk]) : qmin;
@@ -189,8 +215,11 @@ void Expand(const QuantKernel& k, const QParams& qp, int64_t qbase, int64_t row_
       e->lo[i] = qmin - qo;
       e->hi[i] = qmax - qo;
       e->foldable = e->foldable && Foldable(qo, qmin, qmax);
+      bound = std::max(bound, FoldedBound(e->lo[i], e->hi[i]));
     }
   }
+  if (checked && (!covered || !e->foldable)) e->recip.clear();  // these rows divide
+  e->near = NearHalfBound(bound);
   e->qbase = qbase;
 }
 
@@ -260,7 +289,7 @@ void FakeQuantize(const QuantKernel& kernel, const BlockLayout& layout, const QP
   // Proving a block's pair costs ~0.2 µs, the division ~0.04 ns more per element than the
   // multiplication: blocks of 2^14 elements and more repay it within this call.
   constexpr int64_t kPairsPayFrom = int64_t{1} << 14;
-  if (!kernel.floating && kt.division == internal::DivisionMethod::kDivide &&
+  if (!kernel.floating && kt.division != internal::DivisionMethod::kReciprocal64 &&
       layout.numel() >= kPairsPayFrom * layout.num_blocks()) {
     std::vector<float> zh, zl;
     const int64_t proven = internal::MakeBlockPairs(kernel, qparams, &zh, &zl);
@@ -281,7 +310,7 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
   using namespace internal;
   // The pairs are used only by division tables (never with rcp64) and integer kernels; the
   // per-element kernels (short runs) need a pair for every block.
-  if (kernel.floating || kt.division != DivisionMethod::kDivide) pairs = nullptr;
+  if (kernel.floating || kt.division == DivisionMethod::kReciprocal64) pairs = nullptr;
   const BlockPairs* const lane_pairs = pairs && pairs->complete ? pairs : nullptr;
 
   assert(x.size() == y.size() && static_cast<int64_t>(x.size()) == layout.numel());
@@ -335,11 +364,12 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
     return;
   }
   Expanded e;
-  const bool need_rcp = kt.division == DivisionMethod::kReciprocal64;
+  const ExpandFor need{kt.division == DivisionMethod::kReciprocal64,
+                       kt.division == DivisionMethod::kCheckedReciprocal};
   if (plan.outer_whole) {
     // qparams depend only on the position in the row.
     if (plan.row_n >= kColsMinRow) {
-      Expand(kernel, qparams, 0, plan.row_n, plan.row_b, 1, need_rcp, lane_pairs, &e);
+      Expand(kernel, qparams, 0, plan.row_n, plan.row_b, 1, need, lane_pairs, &e);
       if (!e.foldable) {  // zero points beyond ±2^20: not produced by any calculator
         FakeQuantizeReference(kernel, layout, qparams, x, y, ste_mask);
         return;
@@ -371,7 +401,7 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
     }
     // Short rows: replicate the row's qparams so that each call is long.
     const int64_t reps = std::max<int64_t>(1, kVarChunk / plan.row_n);
-    Expand(kernel, qparams, 0, plan.row_n, plan.row_b, reps, need_rcp, lane_pairs, &e);
+    Expand(kernel, qparams, 0, plan.row_n, plan.row_b, reps, need, lane_pairs, &e);
     if (!e.foldable) {
       FakeQuantizeReference(kernel, layout, qparams, x, y, ste_mask);
       return;
@@ -384,7 +414,7 @@ void internal::FakeQuantizeWith(const KernelTable& kt, const QuantKernel& kernel
   }
   ForEachRow(plan, [&](int64_t row, int64_t qbase) {
     if (e.qbase != qbase) {
-      Expand(kernel, qparams, qbase, plan.row_n, plan.row_b, 1, need_rcp, lane_pairs, &e);
+      Expand(kernel, qparams, qbase, plan.row_n, plan.row_b, 1, need, lane_pairs, &e);
     }
     if (!e.foldable) {
       const auto n = static_cast<size_t>(plan.row_n), off = static_cast<size_t>(row) * n;

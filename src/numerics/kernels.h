@@ -3,17 +3,29 @@
 // and picked at run time.
 //
 // Division.  Every kernel needs the correctly rounded float32 quotient d / scale (integer kernels:
-// at least its rounded integer).  Three methods are compiled, all exact:
-//  * divps (BestKernels() default).  On AMD Zen 4 the divider caps a kernel at ~0.6-0.65x of a
-//    streaming multiply in L2.
+// at least its rounded integer).  Four methods are compiled, all exact:
+//  * checked reciprocal (BestKernels() default; integer kernels).  With r = RN32(1 / scale),
+//    t = RN32(d * r) and n = round_half_even(t), the kernels keep n unless
+//    |t - n| >= near = 1/2 - (L + 2) * 2^-22, where L bounds the folded clamp range (|lo|, |hi|
+//    <= L); flagged vectors divide.  Argument, for 2^-125 <= |scale| <= 2^125 (so that r is a
+//    normal float within 2^-24 relative of 1 / scale; other scales divide) and u = 2^-24: with
+//    q = d / scale exactly and y = RN32(q) (what division gives), |t - q| <= (2u + u^2)|q| and
+//    |y - q| <= u|q| while t is normal, so |y - t| < 3.01u|t|.  If |t| <= L + 2 and |t - n| <
+//    near, then |y - n| < 1/2 - 4u(L + 2) + 3.01u(L + 2) < 1/2, so round(y) = n.  If |t| > L + 2
+//    (with L <= 2^21), q and y exceed L + 1.5 in magnitude, so round(y) and n both lie beyond the
+//    clamp range on the same side: the same clamped value and STE mask.  When d * r underflows,
+//    t, y and n are zeros or tiny numbers of q's sign, and round gives ±0 alike.  (NaN and ±inf
+//    d would give division's result too, r being finite and not NaN; the kernels flag them
+//    anyway, see NearHalfInteger.)  The flag costs 3 vector ops; with 8-bit ranges about 10^-4 of
+//    random quotients are flagged (the adversarial tests hit it on purpose).
+//  * divps.  On AMD Zen 4 the divider caps a kernel at ~0.6-0.65x of a streaming multiply in L2.
 //  * reciprocal pairs (integer kernels in the AVX2 / AVX-512 tables, when the caller passes pairs:
 //    PreparedQParams, or FakeQuantize on blocks of 2^14+ elements): q = fma(d, zh, RN(d * zl)),
-//    two FMA-unit ops, with a pair proven per scale to give division's rounded integer for every
-//    d (reciprocal.cc).  0.75-0.98x in L2.  (A Markstein correction, q = d*r; e = fma(-q, s, d);
-//    q += e*r, needs three dependent ops and is not exact for every d without a fourth; measured
-//    0.52x when tried.)
-//  * rcp64 (QRULES_NUMERICS_DIV=rcp64, for CPUs with slow dividers): the float64 reciprocal
-//    method:
+//    two FMA-unit ops and no check, with a pair proven per scale to give division's rounded
+//    integer for every d (reciprocal.cc).  Blocks without a pair use the table's own method.
+//    (A Markstein correction, q = d*r; e = fma(-q, s, d); q += e*r, needs three dependent ops and
+//    is not exact for every d without a fourth; measured 0.52x when tried.)
+//  * rcp64 (QRULES_NUMERICS_DIV=rcp64): the float64 reciprocal method:
 //     q = float32( double(d) * rcp ),   rcp = RN64(1 / double(scale))        (per block, once)
 // and this equals RN32(d / scale) for every float32 d and scale (with NaN payloads and the x86
 // default NaN included).  Proof sketch: double(d)*rcp = t(1 + e) with t = d / scale exactly and
@@ -38,11 +50,29 @@
 
 namespace qrules::internal {
 
-// How the kernels obtain the correctly rounded quotient (both exact; the choice is speed only).
+// How the kernels obtain the correctly rounded quotient (all exact; the choice is speed only).
 enum class DivisionMethod {
-  kDivide,        // divps: IEEE division
-  kReciprocal64,  // float32(double(d) * rcp), rcp = RN64(1 / double(scale)); see above
+  kDivide,             // divps: IEEE division
+  kReciprocal64,       // float32(double(d) * rcp), rcp = RN64(1 / double(scale)); see above
+  kCheckedReciprocal,  // integer kernels: RN32(d * RN32(1 / scale)), checked; FP kernels divide
 };
+
+// The checked reciprocal's conditions (see above).  Scales it covers: r = RN32(1 / scale) is a
+// normal float.
+inline bool CheckedReciprocalApplies(float scale) {
+  // 2^-125 <= |scale| <= 2^125 on the bits (false for NaN; vectorizes in the kernels' loops).
+  uint32_t bits;
+  __builtin_memcpy(&bits, &scale, sizeof bits);
+  return (bits & 0x7fffffffu) - 0x01000000u <= 0x7E000000u - 0x01000000u;
+}
+// max(|lo|, |hi|): the bound L of a folded clamp range [lo, hi].
+inline float FoldedBound(float lo, float hi) {
+  const float a = lo < 0.0f ? -lo : lo, b = hi < 0.0f ? -hi : hi;
+  return a > b ? a : b;
+}
+// `near` for a bound L <= 2^21 (exact: L + 2 and the product are exact; the subtraction's rounding,
+// <= 2^-25, is covered by the margin between 4u and 3.01u times L + 2 >= 2).
+inline float NearHalfBound(float bound) { return 0.5f - (bound + 2.0f) * 0x1p-22f; }
 
 // The integer kernel is run in a folded form that is bit-identical to the reference:
 //     r = clamp(round((x - fo) / scale), lo, hi),  lo = qmin - qo, hi = qmax - qo
@@ -58,6 +88,7 @@ struct IntConstParams {
   bool subtract_offset;  // false for ZP
   bool normalize_zero;   // float_offset is -0.0: add +0.0 after rounding (see kernels_impl.h)
   float zh = 0.0f, zl = 0.0f;  // the reciprocal pair, when the kernel multiplies (reciprocal.cc)
+  float recip = 0.0f, near = 0.0f;  // the checked reciprocal: RN32(1 / scale), NearHalfBound
 };
 // The qparams of consecutive blocks, read by the *_const kernels (run r uses entry r).
 struct IntBlocks {
@@ -71,6 +102,7 @@ struct IntBlocks {
   // (they need FMA); the zero points must be foldable.
   const float* zh = nullptr;
   const float* zl = nullptr;
+  bool checked = false;  // the table's method is the checked reciprocal (for blocks without a pair)
 };
 struct FpBlocks {
   const float* scale;
@@ -94,6 +126,10 @@ struct IntVarParams {  // one entry per element
   bool zp = false;  // every float_offset is +0.0 (ZP): the column kernels skip x - fo and + fo
   const float* zh = nullptr;  // reciprocal pairs per element (all proven), or null: divide
   const float* zl = nullptr;
+  // The checked reciprocal: RN32(1 / scale) per element (every scale covered), or null: divide;
+  // and NearHalfBound of the largest |lo|, |hi|.
+  const float* recip = nullptr;
+  float near = 0.0f;
 };
 struct FpConstParams {
   double rcp;
@@ -149,9 +185,10 @@ const KernelTable& Avx2Kernels(DivisionMethod method);
 const KernelTable& Avx512Kernels(DivisionMethod method);
 bool CpuHasAvx2();
 bool CpuHasAvx512();
-// The kernels FakeQuantize uses: AVX-512 when the CPU has it, else AVX2, else SSE4.1; division by
-// divps.  Environment overrides (for benchmarking on other machines):
-// QRULES_NUMERICS_ISA=sse|avx2|avx512 (at most what the CPU has), QRULES_NUMERICS_DIV=divps|rcp64.
+// The kernels FakeQuantize uses: AVX-512 when the CPU has it, else AVX2, else SSE4.1; the checked
+// reciprocal.  Environment overrides (for benchmarking on other machines):
+// QRULES_NUMERICS_ISA=sse|avx2|avx512 (at most what the CPU has),
+// QRULES_NUMERICS_DIV=checked|divps|rcp64.
 const KernelTable& BestKernels();
 
 // Per-block reciprocal pairs (reciprocal.cc) for an integer kernel's qparams.

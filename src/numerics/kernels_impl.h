@@ -328,9 +328,17 @@ inline void StoreInRangeL(uint8_t* out, VF r, VF lo, VF hi, int64_t lanes) {
 using Full = std::true_type;
 using Tail = std::false_type;
 
-// The quotient d / scale: divps, or (kPair) fma(d, zh, RN(d * zl)) with a reciprocal pair proven
-// exact for this scale (reciprocal.cc), two FMA-unit operations instead of the divider.  Only
-// tables compiled with FMA take the kPair branch.
+// --- How an integer kernel obtains round(d / scale) ------------------------------------------------
+// Every integer kernel needs division's rounded integer, round_half_even(RN(d / scale)).  Three
+// ways, all bit-identical (kernels.h has the arguments):
+//  * kDivide: divps.  On Zen 4 the divider caps a kernel at ~0.6x of a streaming multiply in L2.
+//  * kPair: fma(d, zh, RN(d * zl)) with a reciprocal pair proven exact for the block's scale
+//    (reciprocal.cc; PreparedQParams), two FMA-unit ops.  Only tables compiled with FMA.
+//  * kChecked: t = RN(d * RN(1 / scale)), n = round(t), exact unless t lies within `near` of a
+//    half-integer; those vectors (a few in 10^3 with 8-bit ranges) divide instead.  Needs no
+//    preparation, so it is what a plain FakeQuantize call uses.
+enum class Quot { kDivide, kPair, kChecked };
+
 #if defined(__FMA__)
 constexpr bool kHasFma = true;
 #else
@@ -354,27 +362,109 @@ __attribute__((always_inline)) inline VF InRegister(VF v) {
 #endif
   return v;
 }
-template <bool kPair>
-__attribute__((always_inline)) inline VF DivOrPair(VF d, VF scale, VF zh, VF zl) {
-  if constexpr (kPair) {
+
+// kChecked's test: some lane of t = d * (1 / scale) lies within `near` of a half-integer, where n
+// (= round(t)) might differ from division's, or is NaN or infinite (t - n is NaN: unordered
+// compare).  Those are exact without the test too (kernels.h), but flagging them keeps every NaN
+// away from the fast path, whose clamp takes its bounds as memory operands and so cannot keep a
+// NaN operand (x86 max/min return the second operand, which must then be the bound).
+__attribute__((always_inline)) inline bool NearHalfInteger(VF t, VF n, VF near) {
+#if defined(__AVX512F__)
+  return _mm512_cmp_ps_mask(_mm512_abs_ps(Sub(t, n)), near, _CMP_NLT_UQ) != 0;
+#elif defined(__AVX2__)
+  const VF e = _mm256_andnot_ps(Set1(-0.0f), Sub(t, n));
+  return _mm256_movemask_ps(_mm256_cmp_ps(e, near, _CMP_NLT_UQ)) != 0;
+#else
+  return _mm_movemask_ps(_mm_cmpnlt_ps(_mm_andnot_ps(Set1(-0.0f), Sub(t, n)), near)) != 0;
+#endif
+}
+
+// round(d / scale) with the qparams in registers: kPair: a = zh, b = zl; kChecked: a = 1 / scale,
+// b = near (kernels.h); kDivide: a, b unused.
+template <Quot kQ>
+__attribute__((always_inline)) inline VF RoundedQuotient(VF d, VF scale, VF a, VF b) {
+  if constexpr (kQ == Quot::kPair) {
     d = InRegister(d);
-    return Fmadd(d, zh, Mul(d, zl));
+    return RoundEven(Fmadd(d, a, Mul(d, b)));
+  } else if constexpr (kQ == Quot::kChecked) {
+    d = InRegister(d);
+    const VF t = Mul(d, a);
+    const VF n = RoundEven(t);
+    if (__builtin_expect(NearHalfInteger(t, n, b), 0)) return RoundEven(Div(d, scale));
+    return n;
   } else {
-    return Div(d, scale);
+    return RoundEven(Div(d, scale));
   }
 }
-// The pair quotient with the pair read from memory, for kernels whose pair changes every vector
-// or two (runs of 16 / 32): on AVX-512 both constants are {1to16} memory operands, which GCC does
-// not emit by itself once a broadcast is reused (per-block 32: 0.67x -> 0.8x, see InRegister).
-// The same operations and operand order as DivOrPair<true>.
-__attribute__((always_inline)) inline VF PairQuotientAt(VF d, const float* zh, const float* zl) {
+
+// The same with per-run qparams read from memory, for kernels whose qparams change every vector
+// or two (runs of 16 / 32): on AVX-512 each is a {1to16} operand of the arithmetic, which GCC
+// does not emit by itself once a broadcast is reused (separate vbroadcastss cost an FP-pipe slot
+// each on Zen 4; per-block 32 with pairs: 0.67x -> 0.8x).  Same operations, same operand order.
+#if defined(__AVX512F__)
+#define QRULES_BROADCAST_OP(insn, mem, reg, out) \
+  asm(insn " %1%{1to16%}, %2, %0" : "=v"(out) : "m"(mem), "v"(reg))
+#endif
+__attribute__((always_inline)) inline VF DivAt(VF d, const float* scale) {
+#if defined(__AVX512F__)
+  VF q;
+  QRULES_BROADCAST_OP("vdivps", *scale, d, q);
+  return q;
+#else
+  return Div(d, Set1(*scale));
+#endif
+}
+__attribute__((always_inline)) inline VF MulAt(VF d, const float* c) {
 #if defined(__AVX512F__)
   VF t;
-  asm("vmulps %1%{1to16%}, %2, %0" : "=v"(t) : "m"(*zl), "v"(d));      // t = d * zl
-  asm("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(t) : "v"(d), "m"(*zh));  // t = d * zh + t
+  QRULES_BROADCAST_OP("vmulps", *c, d, t);
   return t;
 #else
-  return DivOrPair<true>(d, ZeroF(), Set1(*zh), Set1(*zl));
+  return Mul(d, Set1(*c));
+#endif
+}
+template <Quot kQ>
+__attribute__((always_inline)) inline VF RoundedQuotientAt(VF d, const float* scale, const float* a,
+                                                           const float* b, VF near) {
+  if constexpr (kQ == Quot::kPair) {
+#if defined(__AVX512F__)
+    VF t = MulAt(d, b);                                                  // t = d * zl
+    asm("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(t) : "v"(d), "m"(*a));  // t = d * zh + t
+    return RoundEven(t);
+#else
+    return RoundedQuotient<kQ>(d, ZeroF(), Set1(*a), Set1(*b));
+#endif
+  } else if constexpr (kQ == Quot::kChecked) {
+    const VF t = MulAt(d, a);
+    const VF n = RoundEven(t);
+    if (__builtin_expect(NearHalfInteger(t, n, near), 0)) return RoundEven(DivAt(d, scale));
+    return n;
+  } else {
+    return RoundEven(DivAt(d, scale));
+  }
+}
+// clamp(r, *lo, *hi) and r * *scale + 0 (the ZP output), with memory operands as above.  ClampAt
+// returns the bound for a NaN r (see NearHalfInteger): only for r that cannot be NaN.  (For r = -0
+// and a bound +0 it returns +0 where Min(hi, Max(lo, r)) keeps -0; the ZP output's + 0 erases
+// that sign either way.)
+__attribute__((always_inline)) inline VF ClampAt(VF r, const float* lo, const float* hi) {
+#if defined(__AVX512F__)
+  VF m, out;
+  QRULES_BROADCAST_OP("vmaxps", *lo, r, m);
+  QRULES_BROADCAST_OP("vminps", *hi, m, out);
+  return out;
+#else
+  return Min(Set1(*hi), Max(Set1(*lo), r));
+#endif
+}
+
+__attribute__((always_inline)) inline VF MulAddZeroAt(VF r, const float* scale) {
+#if defined(__AVX512F__)
+  const VF zero = ZeroF();
+  asm("vfmadd132ps %1%{1to16%}, %2, %0" : "+v"(r) : "m"(*scale), "v"(zero));  // r * scale + 0
+  return r;
+#else
+  return MulAddZero(r, Set1(*scale));
 #endif
 }
 
@@ -387,10 +477,12 @@ inline float Quotient(float d, double rcp, float scale) {
     return d / scale;
   }
 }
-template <bool kRcp, bool kPair = false>
+// (kChecked tails divide: the same integer.)
+template <bool kRcp, Quot kQ = Quot::kDivide>
 inline float IntElement(float x, const IntConstParams& p, uint8_t* mask) {
   const float d = p.subtract_offset ? x - p.float_offset : x;
-  const float q = kPair ? __builtin_fmaf(d, p.zh, d * p.zl) : Quotient<kRcp>(d, p.rcp, p.scale);
+  const float q = kQ == Quot::kPair ? __builtin_fmaf(d, p.zh, d * p.zl)
+                                    : Quotient<kRcp>(d, p.rcp, p.scale);
   float r = __builtin_nearbyintf(q);
   if (p.normalize_zero) r = r + 0.0f;  // -0.0 -> +0.0, see IntRun
   if (mask) *mask = (r >= p.lo && r <= p.hi) ? 1 : 0;
@@ -414,11 +506,12 @@ inline float FpElement(float x, double rcp, float scale, float fp_max, uint32_t 
 // round() may give -0.0 where the reference's (round() + qo) - qo gives +0.0; with fo = -0.0
 // (a MINVAL block) that sign would survive `r * scale + fo`, so such blocks add +0.0 after
 // rounding (normalize_zero).  With any other fo the sum erases the sign of a zero product.
-template <bool kMask, bool kRcp, bool kPair = false>
+template <bool kMask, bool kRcp, Quot kQ = Quot::kDivide>
 __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint8_t* mask,
                                                   int64_t n, const IntConstParams& p) {
   const VD rcp = Set1D(p.rcp);
-  const VF zh = Set1(p.zh), zl = Set1(p.zl);
+  const VF a = Set1(kQ == Quot::kPair ? p.zh : p.recip);
+  const VF b = Set1(kQ == Quot::kPair ? p.zl : p.near);
   const VF zero = Set1(0.0f);
   const VF scale = Set1(p.scale), fo = Set1(p.float_offset);
   const VF lo = Set1(p.lo), hi = Set1(p.hi);
@@ -430,7 +523,7 @@ __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint
     if constexpr (kRcp) {
       r = RoundEven(DivByRcp(d, rcp));
     } else {
-      r = RoundEven(DivOrPair<kPair>(d, scale, zh, zl));
+      r = RoundedQuotient<kQ>(d, scale, a, b);  // (masked tail lanes: 0, never flagged)
     }
     if (p.normalize_zero) r = Add(r, zero);
     if constexpr (kMask) StoreInRangeL<kFull>(mask + i, r, lo, hi, lanes);
@@ -443,7 +536,7 @@ __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint
   if constexpr (kMaskedTail && !kRcp) {
     if (i < n) step(Tail{}, i, n - i);
   } else {
-    for (; i < n; ++i) y[i] = IntElement<kRcp, kPair>(x[i], p, kMask ? mask + i : nullptr);
+    for (; i < n; ++i) y[i] = IntElement<kRcp, kQ>(x[i], p, kMask ? mask + i : nullptr);
   }
 }
 
@@ -461,7 +554,7 @@ void IntRunLiteral(const float* x, float* y, uint8_t* mask, int64_t n, float sca
   }
 }
 
-template <bool kMask, bool kRcp, bool kZp, bool kPair = false>
+template <bool kMask, bool kRcp, bool kZp, Quot kQ = Quot::kDivide>
 void IntConstRuns(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
                   const IntBlocks& b) {
   // Foldability of every block first (one cheap pass), so the run loop has no per-run checks.
@@ -486,15 +579,30 @@ void IntConstRuns(const float* x, float* y, uint8_t* mask, int64_t run, int64_t 
     IntConstParams p{
         kRcp ? 1.0 / static_cast<double>(scale) : 0.0, scale, fo, b.qmin - qo, b.qmax - qo, !kZp,
         !kZp && fo == 0.0f && __builtin_signbit(fo)};
-    if constexpr (kPair) {
-      if (b.zh[r] == 0.0f) {  // no proven pair for this block's scale: divide
-        IntRun<kMask, kRcp, false>(x + r * run, y + r * run, m, run, p);
+    const float* const xr = x + r * run;
+    float* const yr = y + r * run;
+    if constexpr (kQ == Quot::kPair) {
+      if (b.zh[r] != 0.0f) {
+        p.zh = b.zh[r];
+        p.zl = b.zl[r];
+        IntRun<kMask, kRcp, Quot::kPair>(xr, yr, m, run, p);
         continue;
       }
-      p.zh = b.zh[r];
-      p.zl = b.zl[r];
+      // No proven pair for this block's scale: the table's own method.
+      if (!b.checked) {
+        IntRun<kMask, kRcp, Quot::kDivide>(xr, yr, m, run, p);
+        continue;
+      }
     }
-    IntRun<kMask, kRcp, kPair>(x + r * run, y + r * run, m, run, p);
+    if constexpr (kQ == Quot::kPair || kQ == Quot::kChecked) {
+      if (CheckedReciprocalApplies(scale)) {
+        p.recip = 1.0f / scale;
+        p.near = NearHalfBound(FoldedBound(p.lo, p.hi));
+        IntRun<kMask, kRcp, Quot::kChecked>(xr, yr, m, run, p);
+        continue;
+      }
+    }
+    IntRun<kMask, kRcp, Quot::kDivide>(xr, yr, m, run, p);
   }
 }
 
@@ -510,17 +618,18 @@ inline IntBlocks AdvancedBlocks(const IntBlocks& b, int64_t runs) {
 }
 
 // Runs of exactly kVecs vectors (per-channel with 16-element channels, per-block 32, ...), where
-// the per-run set-up of IntConstRuns costs as much as the run itself: each run broadcasts its
-// qparams straight from the arrays and converts them to the folded form in vector registers
-// (no scalar conversions, no stores besides the output), in a fixed, unrolled body.  MINVAL blocks
-// always add +0.0 after rounding: bit-identical to normalize_zero (a zero product plus an offset
-// that is not ±0 loses its sign anyway), and branch-free.
-template <bool kMask, bool kZp, int kVecs, bool kPair = false>
+// the per-run set-up of IntConstRuns costs as much as the run itself: each run reads its qparams
+// straight from the arrays (as {1to16} operands on AVX-512) in a fixed, unrolled body, after a
+// vectorized pass per chunk of runs that folds the zero points (and, kChecked, takes the
+// reciprocals).  MINVAL blocks always add +0.0 after rounding: bit-identical to normalize_zero (a
+// zero product plus an offset that is not ±0 loses its sign anyway), and branch-free.
+template <bool kMask, bool kZp, int kVecs, Quot kQ = Quot::kDivide>
 void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const IntBlocks& b) {
   constexpr int64_t kRun = int64_t{kVecs} * kWidth;
   constexpr int64_t kChunk = 256;
-  alignas(64) float lo_chunk[kChunk];  // ZP: the folded lower clamp bound qmin - qo
-  alignas(64) float hi_chunk[kChunk];  // ZP with pairs: qmax - qo (see below)
+  alignas(64) float lo_chunk[kChunk];     // ZP: the folded clamp bounds qmin - qo, qmax - qo
+  alignas(64) float hi_chunk[kChunk];
+  alignas(64) float recip_chunk[kChunk];  // kChecked: RN(1 / scale)
   const VF zero = ZeroF(), span = Set1(b.qmax - b.qmin);
   // Local copies: the output stores could alias `b` as far as the compiler knows, which would
   // reload its pointers on every run.
@@ -529,80 +638,108 @@ void IntFixedRuns(const float* x, float* y, uint8_t* mask, int64_t runs, const I
   const int32_t* const zero_points = b.zero_point;
   const float* const zhs = b.zh;
   const float* const zls = b.zl;
-  const float qmin = b.qmin, qspan = b.qmax - b.qmin;
+  const float qmin = b.qmin, qmax = b.qmax, qspan = b.qmax - b.qmin;
   for (int64_t j0 = 0; j0 < runs; j0 += kChunk) {
     const int64_t nj = runs - j0 < kChunk ? runs - j0 : kChunk;
-    // Runs the fixed body cannot take: a zero point beyond ±2^20 (no calculator makes one), or
-    // (with pairs) a run without a pair.  Then the general loop decides this chunk run by run.
-    int32_t general = 0;
+    // Runs the fixed body cannot take: a zero point beyond ±2^20 (no calculator makes one), a run
+    // without a pair (kPair), or a scale the checked reciprocal does not cover (kChecked).  Then
+    // the general loop decides this chunk run by run.  (Plain loops and integer reductions:
+    // vectorized by the compiler.)
+    uint32_t general = 0;
+    int32_t zmin = INT32_MAX, zmax = INT32_MIN;
     if constexpr (kZp) {
-      for (int64_t j = 0; j < nj; ++j) {  // vectorized by the compiler
+      for (int64_t j = 0; j < nj; ++j) {
         const int32_t z = zero_points[j0 + j];
-        general |= (z > (1 << 20) || z < -(1 << 20)) ? 1 : 0;
+        general |= (z > (1 << 20) || z < -(1 << 20)) ? 1u : 0u;
         lo_chunk[j] = qmin - static_cast<float>(z);
-        if constexpr (kPair) hi_chunk[j] = lo_chunk[j] + qspan;
+        hi_chunk[j] = qmax - static_cast<float>(z);
+        zmin = z < zmin ? z : zmin;
+        zmax = z > zmax ? z : zmax;
       }
     }
-    if constexpr (kPair) {
-      for (int64_t j = 0; j < nj; ++j) general |= zhs[j0 + j] == 0.0f ? 1 : 0;
+    if constexpr (kQ == Quot::kPair) {
+      for (int64_t j = 0; j < nj; ++j) general |= zhs[j0 + j] == 0.0f ? 1u : 0u;
+    }
+    VF near = zero;
+    if constexpr (kQ == Quot::kChecked) {
+      for (int64_t j = 0; j < nj; ++j) {
+        general |= CheckedReciprocalApplies(scales[j0 + j]) ? 0u : 1u;
+        recip_chunk[j] = 1.0f / scales[j0 + j];
+      }
+      // The largest |lo|, |hi| of the chunk (MINVAL: [0, qmax - qmin]).
+      const float bound = !kZp ? qspan
+                               : general != 0 ? 0.0f
+                                              : FoldedBound(qmin - static_cast<float>(zmax),
+                                                            qmax - static_cast<float>(zmin));
+      near = Set1(NearHalfBound(bound));
     }
     if (general != 0) {
-      IntConstRuns<kMask, false, kZp, kPair>(x + j0 * kRun, y + j0 * kRun,
-                                             kMask ? mask + j0 * kRun : nullptr, kRun, nj,
-                                             AdvancedBlocks(b, j0));
+      IntConstRuns<kMask, false, kZp, kQ>(x + j0 * kRun, y + j0 * kRun,
+                                          kMask ? mask + j0 * kRun : nullptr, kRun, nj,
+                                          AdvancedBlocks(b, j0));
       continue;
     }
     for (int64_t j = 0; j < nj; ++j) {
-      const VF scale = Set1(scales[j0 + j]);
-      const VF off = kZp ? zero : Set1(minvals[j0 + j]);
-      const VF vlo = kZp ? Set1(lo_chunk[j]) : zero;
-      // qmax - qo = (qmin - qo) + (qmax - qmin), exactly (integers below 2^21): with division,
-      // an add instead of a third broadcast load per run, which is what limits 16-element runs;
-      // with pairs the FP pipes are the limit instead, and the bound is loaded.
-      const VF vhi = !kZp ? span : kPair ? Set1(hi_chunk[j]) : Add(vlo, span);
+      const float* const scale_at = scales + j0 + j;
+      const float* const a_at = kQ == Quot::kPair ? zhs + j0 + j : recip_chunk + j;
+      const float* const b_at = kQ == Quot::kPair ? zls + j0 + j : nullptr;
       for (int v = 0; v < kVecs; ++v) {
         const int64_t i = (j0 + j) * kRun + v * kWidth;
         VF d = Load(x + i);
-        if constexpr (!kZp) d = Sub(d, off);
-        VF q;
-        if constexpr (kPair) {
-          q = RoundEven(PairQuotientAt(d, zhs + j0 + j, zls + j0 + j));
+        if constexpr (kZp) {
+          VF q;
+          if constexpr (kQ == Quot::kChecked && !kMask) {
+            // The fast path: every operand a {1to16} broadcast (never NaN here, see ClampAt).
+            const VF t = MulAt(d, a_at);
+            q = RoundEven(t);
+            if (__builtin_expect(!NearHalfInteger(t, q, near), 1)) {
+              Store(y + i, MulAddZeroAt(ClampAt(q, lo_chunk + j, hi_chunk + j), scale_at));
+              continue;
+            }
+            q = RoundEven(DivAt(d, scale_at));
+          } else {
+            q = RoundedQuotientAt<kQ>(d, scale_at, a_at, b_at, near);
+          }
+          const VF vlo = Set1(lo_chunk[j]), vhi = Set1(hi_chunk[j]);
+          if constexpr (kMask) StoreInRange(mask + i, q, vlo, vhi);
+          Store(y + i, MulAddZeroAt(Min(vhi, Max(vlo, q)), scale_at));
         } else {
-          q = RoundEven(Div(d, scale));
+          const VF off = Set1(minvals[j0 + j]);
+          d = Sub(d, off);
+          VF q = Add(RoundedQuotientAt<kQ>(d, scale_at, a_at, b_at, near), zero);
+          if constexpr (kMask) StoreInRange(mask + i, q, zero, span);
+          q = Min(span, Max(zero, q));
+          Store(y + i, Add(Mul(q, Set1(*scale_at)), off));
         }
-        if constexpr (!kZp) q = Add(q, zero);
-        if constexpr (kMask) StoreInRange(mask + i, q, vlo, vhi);
-        q = Min(vhi, Max(vlo, q));
-        Store(y + i, kZp ? MulAddZero(q, scale) : Add(Mul(q, scale), off));
       }
     }
   }
 }
 
-template <bool kMask, bool kRcp, bool kPair = false>
+template <bool kMask, bool kRcp, Quot kQ = Quot::kDivide>
 void IntConstImpl(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
                   const IntBlocks& b) {
   if constexpr (!kRcp) {
     // The fixed-run kernels fold (checking each chunk's zero points as they convert them).
     const bool foldable = Foldable(0.0f, b.qmin, b.qmax);
     if (foldable && run == kWidth) {
-      b.zp ? IntFixedRuns<kMask, true, 1, kPair>(x, y, mask, runs, b)
-           : IntFixedRuns<kMask, false, 1, kPair>(x, y, mask, runs, b);
+      b.zp ? IntFixedRuns<kMask, true, 1, kQ>(x, y, mask, runs, b)
+           : IntFixedRuns<kMask, false, 1, kQ>(x, y, mask, runs, b);
       return;
     }
     if (foldable && run == 2 * kWidth) {
-      b.zp ? IntFixedRuns<kMask, true, 2, kPair>(x, y, mask, runs, b)
-           : IntFixedRuns<kMask, false, 2, kPair>(x, y, mask, runs, b);
+      b.zp ? IntFixedRuns<kMask, true, 2, kQ>(x, y, mask, runs, b)
+           : IntFixedRuns<kMask, false, 2, kQ>(x, y, mask, runs, b);
       return;
     }
   }
-  b.zp ? IntConstRuns<kMask, kRcp, true, kPair>(x, y, mask, run, runs, b)
-       : IntConstRuns<kMask, kRcp, false, kPair>(x, y, mask, run, runs, b);
+  b.zp ? IntConstRuns<kMask, kRcp, true, kQ>(x, y, mask, run, runs, b)
+       : IntConstRuns<kMask, kRcp, false, kQ>(x, y, mask, run, runs, b);
 }
 
-template <bool kMask, bool kRcp, bool kPair = false>
+template <bool kMask, bool kRcp, Quot kQ = Quot::kDivide>
 void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVarParams& p) {
-  const VF zero = Set1(0.0f);
+  const VF zero = Set1(0.0f), near = Set1(p.near);
   auto step = [&](auto full, int64_t i, int64_t lanes) __attribute__((always_inline)) {
     constexpr bool kFull = decltype(full)::value;
     const VF fo = LoadL<kFull>(p.float_offset + i, lanes);
@@ -612,11 +749,13 @@ void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVar
     VF r;
     if constexpr (kRcp) {
       r = RoundEven(DivByRcpArray(d, p.rcp + i));
-    } else if constexpr (kPair) {
-      r = RoundEven(DivOrPair<true>(d, scale, LoadL<kFull>(p.zh + i, lanes),
-                                    LoadL<kFull>(p.zl + i, lanes)));
+    } else if constexpr (kQ == Quot::kPair) {
+      r = RoundedQuotient<kQ>(d, scale, LoadL<kFull>(p.zh + i, lanes),
+                              LoadL<kFull>(p.zl + i, lanes));
+    } else if constexpr (kQ == Quot::kChecked) {
+      r = RoundedQuotient<kQ>(d, scale, LoadL<kFull>(p.recip + i, lanes), near);
     } else {
-      r = RoundEven(Div(d, scale));  // tail lanes: 0 / 0, never stored
+      r = RoundedQuotient<kQ>(d, scale, zero, zero);  // tail lanes: 0 / 0, never stored
     }
     r = Add(r, zero);  // fo may be -0.0 anywhere in the row
     if constexpr (kMask) StoreInRangeL<kFull>(mask + i, r, lo, hi, lanes);
@@ -632,91 +771,105 @@ void IntVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const IntVar
   for (; i < n; ++i) {
     IntConstParams e{
         kRcp ? p.rcp[i] : 0.0, p.scale[i], p.float_offset[i], p.lo[i], p.hi[i], true, true};
-    if constexpr (kPair) {
+    if constexpr (kQ == Quot::kPair) {
       e.zh = p.zh[i];
       e.zl = p.zl[i];
     }
-    y[i] = IntElement<kRcp, kPair>(x[i], e, kMask ? mask + i : nullptr);
+    y[i] = IntElement<kRcp, kQ>(x[i], e, kMask ? mask + i : nullptr);
   }
 }
 
 // Per-column qparams (p has `cols` entries) over `rows` rows of `cols` elements.  One element
-// step of column group c (lanes columns from c) of row r; the qparam vectors are passed in.
-template <bool kMask, bool kZp, bool kFull, bool kPair>
+// step of column group c (lanes columns from c) of row r; the qparam vectors are passed in (a, b:
+// see RoundedQuotient).
+template <bool kMask, bool kZp, bool kFull, Quot kQ>
 __attribute__((always_inline)) inline void IntColStep(const float* x, float* y, uint8_t* mask,
                                                       int64_t i, int64_t lanes, VF scale, VF fo,
-                                                      VF lo, VF hi, VF zh, VF zl) {
+                                                      VF lo, VF hi, VF a, VF b) {
   VF d = LoadL<kFull>(x + i, lanes);
   if constexpr (!kZp) d = Sub(d, fo);
-  VF v = RoundEven(DivOrPair<kPair>(d, scale, zh, zl));  // tail lanes: never stored
-  if constexpr (!kZp) v = Add(v, ZeroF());  // fo may be -0.0 in some column
+  VF v = RoundedQuotient<kQ>(d, scale, a, b);  // tail lanes: never stored
+  if constexpr (!kZp) v = Add(v, ZeroF());     // fo may be -0.0 in some column
   if constexpr (kMask) StoreInRangeL<kFull>(mask + i, v, lo, hi, lanes);
   v = Min(hi, Max(lo, v));
   StoreL<kFull>(y + i, kZp ? MulAddZero(v, scale) : Add(Mul(v, scale), fo), lanes);
 }
-template <bool kMask, bool kZp, bool kFull, bool kPair>
+// The quotient constants a, b of columns [c, c + lanes) (see RoundedQuotient).
+template <bool kFull, Quot kQ>
+__attribute__((always_inline)) inline void QuotientConstants(const IntVarParams& p, int64_t c,
+                                                             int64_t lanes, VF* a, VF* b) {
+  if constexpr (kQ == Quot::kPair) {
+    *a = LoadL<kFull>(p.zh + c, lanes);
+    *b = LoadL<kFull>(p.zl + c, lanes);
+  } else if constexpr (kQ == Quot::kChecked) {
+    *a = LoadL<kFull>(p.recip + c, lanes);
+    *b = Set1(p.near);
+  } else {
+    *a = ZeroF();
+    *b = ZeroF();
+  }
+}
+template <bool kMask, bool kZp, bool kFull, Quot kQ>
 __attribute__((always_inline)) inline void IntColGroup(const float* x, float* y, uint8_t* mask,
                                                        int64_t rows, int64_t cols, int64_t c,
                                                        int64_t lanes, const IntVarParams& p) {
   const VF fo = kZp ? ZeroF() : LoadL<kFull>(p.float_offset + c, lanes);
   const VF scale = LoadL<kFull>(p.scale + c, lanes);
   const VF lo = LoadL<kFull>(p.lo + c, lanes), hi = LoadL<kFull>(p.hi + c, lanes);
-  const VF zh = kPair ? LoadL<kFull>(p.zh + c, lanes) : ZeroF();
-  const VF zl = kPair ? LoadL<kFull>(p.zl + c, lanes) : ZeroF();
+  VF a, b;
+  QuotientConstants<kFull, kQ>(p, c, lanes, &a, &b);
   for (int64_t r = 0; r < rows; ++r) {
-    IntColStep<kMask, kZp, kFull, kPair>(x, y, mask, r * cols + c, lanes, scale, fo, lo, hi, zh,
-                                         zl);
+    IntColStep<kMask, kZp, kFull, kQ>(x, y, mask, r * cols + c, lanes, scale, fo, lo, hi, a, b);
   }
 }
 
 // Column-major: each column group loads its qparams once and walks down the rows (callers pass an
 // L1-sized tile of rows).
-template <bool kMask, bool kZp, bool kPair>
+template <bool kMask, bool kZp, Quot kQ>
 void IntColsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                 const IntVarParams& p) {
   int64_t c = 0;
   for (; c + kWidth <= cols; c += kWidth) {
-    IntColGroup<kMask, kZp, true, kPair>(x, y, mask, rows, cols, c, kWidth, p);
+    IntColGroup<kMask, kZp, true, kQ>(x, y, mask, rows, cols, c, kWidth, p);
   }
-  if (c < cols) IntColGroup<kMask, kZp, false, kPair>(x, y, mask, rows, cols, c, cols - c, p);
+  if (c < cols) IntColGroup<kMask, kZp, false, kQ>(x, y, mask, rows, cols, c, cols - c, p);
 }
 
 // Row-major with rows of exactly kGroups full vectors (64 channels: 4): every qparam vector is
-// loaded once and stays in a register (kGroups * 4 of the 32), so the loop only streams data.
-template <bool kMask, bool kZp, int kGroups, bool kPair>
+// loaded once and stays in a register (kGroups * 6 of the 32), so the loop only streams data.
+template <bool kMask, bool kZp, int kGroups, Quot kQ>
 void IntRowsInRegisters(const float* x, float* y, uint8_t* mask, int64_t rows,
                         const IntVarParams& p) {
   constexpr int64_t kCols = int64_t{kGroups} * kWidth;
-  VF scale[kGroups], fo[kGroups], lo[kGroups], hi[kGroups], zh[kGroups], zl[kGroups];
+  VF scale[kGroups], fo[kGroups], lo[kGroups], hi[kGroups], a[kGroups], b[kGroups];
   for (int g = 0; g < kGroups; ++g) {
     scale[g] = Load(p.scale + g * kWidth);
     fo[g] = kZp ? ZeroF() : Load(p.float_offset + g * kWidth);
     lo[g] = Load(p.lo + g * kWidth);
     hi[g] = Load(p.hi + g * kWidth);
-    zh[g] = kPair ? Load(p.zh + g * kWidth) : ZeroF();
-    zl[g] = kPair ? Load(p.zl + g * kWidth) : ZeroF();
+    QuotientConstants<true, kQ>(p, g * kWidth, kWidth, &a[g], &b[g]);
   }
   for (int64_t r = 0; r < rows; ++r) {
     for (int g = 0; g < kGroups; ++g) {
-      IntColStep<kMask, kZp, true, kPair>(x, y, mask, r * kCols + g * kWidth, kWidth, scale[g],
-                                          fo[g], lo[g], hi[g], zh[g], zl[g]);
+      IntColStep<kMask, kZp, true, kQ>(x, y, mask, r * kCols + g * kWidth, kWidth, scale[g], fo[g],
+                                       lo[g], hi[g], a[g], b[g]);
     }
   }
 }
 
 // Row-major: rows in memory order, the qparams reloaded per group (they stay in L1).
-template <bool kMask, bool kZp, bool kPair>
+template <bool kMask, bool kZp, Quot kQ>
 void IntRowsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                 const IntVarParams& p) {
   switch (cols) {
     case kWidth:
-      return IntRowsInRegisters<kMask, kZp, 1, kPair>(x, y, mask, rows, p);
+      return IntRowsInRegisters<kMask, kZp, 1, kQ>(x, y, mask, rows, p);
     case 2 * kWidth:
-      return IntRowsInRegisters<kMask, kZp, 2, kPair>(x, y, mask, rows, p);
+      return IntRowsInRegisters<kMask, kZp, 2, kQ>(x, y, mask, rows, p);
     case 3 * kWidth:
-      return IntRowsInRegisters<kMask, kZp, 3, kPair>(x, y, mask, rows, p);
+      return IntRowsInRegisters<kMask, kZp, 3, kQ>(x, y, mask, rows, p);
     case 4 * kWidth:
-      return IntRowsInRegisters<kMask, kZp, 4, kPair>(x, y, mask, rows, p);
+      return IntRowsInRegisters<kMask, kZp, 4, kQ>(x, y, mask, rows, p);
     default:
       break;
   }
@@ -724,19 +877,20 @@ void IntRowsDiv(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t c
     int64_t c = 0;
     for (; c + kWidth <= cols; c += kWidth) {
       const VF fo = kZp ? ZeroF() : Load(p.float_offset + c);
-      const VF zh = kPair ? Load(p.zh + c) : ZeroF(), zl = kPair ? Load(p.zl + c) : ZeroF();
-      IntColStep<kMask, kZp, true, kPair>(x, y, mask, r * cols + c, kWidth, Load(p.scale + c), fo,
-                                          Load(p.lo + c), Load(p.hi + c), zh, zl);
+      VF a, b;
+      QuotientConstants<true, kQ>(p, c, kWidth, &a, &b);
+      IntColStep<kMask, kZp, true, kQ>(x, y, mask, r * cols + c, kWidth, Load(p.scale + c), fo,
+                                       Load(p.lo + c), Load(p.hi + c), a, b);
     }
     if (c < cols) {
       const int64_t lanes = cols - c;
       const VF fo = kZp ? ZeroF() : LoadL<false>(p.float_offset + c, lanes);
-      const VF zh = kPair ? LoadL<false>(p.zh + c, lanes) : ZeroF();
-      const VF zl = kPair ? LoadL<false>(p.zl + c, lanes) : ZeroF();
-      IntColStep<kMask, kZp, false, kPair>(x, y, mask, r * cols + c, lanes,
-                                           LoadL<false>(p.scale + c, lanes), fo,
-                                           LoadL<false>(p.lo + c, lanes),
-                                           LoadL<false>(p.hi + c, lanes), zh, zl);
+      VF a, b;
+      QuotientConstants<false, kQ>(p, c, lanes, &a, &b);
+      IntColStep<kMask, kZp, false, kQ>(x, y, mask, r * cols + c, lanes,
+                                        LoadL<false>(p.scale + c, lanes), fo,
+                                        LoadL<false>(p.lo + c, lanes),
+                                        LoadL<false>(p.hi + c, lanes), a, b);
     }
   }
 }
@@ -764,7 +918,7 @@ __attribute__((always_inline)) inline void WalkColumns(int64_t rows, int64_t col
 
 // The same with the reciprocal division, and on ISAs without masked tails: whole groups
 // vectorized, remaining columns element by element.
-template <bool kMask, bool kRcp, bool kRowMajor, bool kPair = false>
+template <bool kMask, bool kRcp, bool kRowMajor, Quot kQ = Quot::kDivide>
 void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                     const IntVarParams& p) {
   const VF zero = Set1(0.0f);
@@ -775,13 +929,13 @@ void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64
     const VF d = Sub(Load(x + i), fo);
     VF q;
     if constexpr (kRcp) {
-      q = DivByRcpArray(d, p.rcp + c);
-    } else if constexpr (kPair) {
-      q = DivOrPair<true>(d, scale, Load(p.zh + c), Load(p.zl + c));
+      q = RoundEven(DivByRcpArray(d, p.rcp + c));
     } else {
-      q = Div(d, scale);
+      VF a, b;
+      QuotientConstants<true, kQ>(p, c, kWidth, &a, &b);
+      q = RoundedQuotient<kQ>(d, scale, a, b);
     }
-    VF v = Add(RoundEven(q), zero);  // fo may be -0.0 in some column
+    VF v = Add(q, zero);  // fo may be -0.0 in some column
     if constexpr (kMask) StoreInRange(mask + i, v, lo, hi);
     v = Min(hi, Max(lo, v));
     Store(y + i, Add(Mul(v, scale), fo));
@@ -789,12 +943,12 @@ void IntColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64
   auto element = [&](int64_t r, int64_t c) {
     IntConstParams e{
         kRcp ? p.rcp[c] : 0.0, p.scale[c], p.float_offset[c], p.lo[c], p.hi[c], true, true};
-    if constexpr (kPair) {
+    if constexpr (kQ == Quot::kPair) {
       e.zh = p.zh[c];
       e.zl = p.zl[c];
     }
     const int64_t i = r * cols + c;
-    y[i] = IntElement<kRcp, kPair>(x[i], e, kMask ? mask + i : nullptr);
+    y[i] = IntElement<kRcp, kQ>(x[i], e, kMask ? mask + i : nullptr);
   };
   WalkColumns<kRowMajor>(rows, cols, group, element);
 }
@@ -857,39 +1011,49 @@ void FpColsGeneric(const float* x, float* y, uint8_t* mask, int64_t rows, int64_
   WalkColumns<kRowMajor>(rows, cols, group, element);
 }
 
-template <bool kRcp, bool kRowMajor, bool kPair>
+template <bool kRcp, bool kRowMajor, Quot kQ>
 void IntColsWith(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
                  const IntVarParams& p) {
   if constexpr (kMaskedTail && !kRcp) {
     if constexpr (kRowMajor) {
       if (p.zp) {
-        mask ? IntRowsDiv<true, true, kPair>(x, y, mask, rows, cols, p)
-             : IntRowsDiv<false, true, kPair>(x, y, mask, rows, cols, p);
+        mask ? IntRowsDiv<true, true, kQ>(x, y, mask, rows, cols, p)
+             : IntRowsDiv<false, true, kQ>(x, y, mask, rows, cols, p);
       } else {
-        mask ? IntRowsDiv<true, false, kPair>(x, y, mask, rows, cols, p)
-             : IntRowsDiv<false, false, kPair>(x, y, mask, rows, cols, p);
+        mask ? IntRowsDiv<true, false, kQ>(x, y, mask, rows, cols, p)
+             : IntRowsDiv<false, false, kQ>(x, y, mask, rows, cols, p);
       }
     } else {
       if (p.zp) {
-        mask ? IntColsDiv<true, true, kPair>(x, y, mask, rows, cols, p)
-             : IntColsDiv<false, true, kPair>(x, y, mask, rows, cols, p);
+        mask ? IntColsDiv<true, true, kQ>(x, y, mask, rows, cols, p)
+             : IntColsDiv<false, true, kQ>(x, y, mask, rows, cols, p);
       } else {
-        mask ? IntColsDiv<true, false, kPair>(x, y, mask, rows, cols, p)
-             : IntColsDiv<false, false, kPair>(x, y, mask, rows, cols, p);
+        mask ? IntColsDiv<true, false, kQ>(x, y, mask, rows, cols, p)
+             : IntColsDiv<false, false, kQ>(x, y, mask, rows, cols, p);
       }
     }
   } else {
-    mask ? IntColsGeneric<true, kRcp, kRowMajor, kPair>(x, y, mask, rows, cols, p)
-         : IntColsGeneric<false, kRcp, kRowMajor, kPair>(x, y, mask, rows, cols, p);
+    mask ? IntColsGeneric<true, kRcp, kRowMajor, kQ>(x, y, mask, rows, cols, p)
+         : IntColsGeneric<false, kRcp, kRowMajor, kQ>(x, y, mask, rows, cols, p);
   }
 }
-template <bool kRcp, bool kRowMajor>
+// The table's entry points: pairs when the caller passes them (and the ISA takes them), else the
+// table's method (kernels.h).
+template <DivisionMethod kM, bool kRowMajor>
 void IntCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
              const IntVarParams& p) {
+  constexpr bool kRcp = kM == DivisionMethod::kReciprocal64;
   if constexpr (!kRcp && kHasFma && kPairsOnShortRuns) {
-    if (p.zh != nullptr) return IntColsWith<false, kRowMajor, true>(x, y, mask, rows, cols, p);
+    if (p.zh != nullptr) {
+      return IntColsWith<false, kRowMajor, Quot::kPair>(x, y, mask, rows, cols, p);
+    }
   }
-  IntColsWith<kRcp, kRowMajor, false>(x, y, mask, rows, cols, p);
+  if constexpr (kM == DivisionMethod::kCheckedReciprocal) {
+    if (p.recip != nullptr) {
+      return IntColsWith<false, kRowMajor, Quot::kChecked>(x, y, mask, rows, cols, p);
+    }
+  }
+  IntColsWith<kRcp, kRowMajor, Quot::kDivide>(x, y, mask, rows, cols, p);
 }
 template <bool kRcp, bool kRowMajor>
 void FpCols(const float* x, float* y, uint8_t* mask, int64_t rows, int64_t cols,
@@ -975,25 +1139,41 @@ void FpVarImpl(const float* x, float* y, uint8_t* mask, int64_t n, const FpVarPa
   }
 }
 
-template <bool kRcp>
+template <DivisionMethod kM>
 void IntConst(const float* x, float* y, uint8_t* mask, int64_t run, int64_t runs,
-              const IntBlocks& p) {
+              const IntBlocks& blocks) {
+  constexpr bool kRcp = kM == DivisionMethod::kReciprocal64;
+  IntBlocks p = blocks;
+  p.checked = kM == DivisionMethod::kCheckedReciprocal;
   if constexpr (!kRcp && kHasFma) {
     if (p.zh != nullptr && run >= kPairsMinRun) {
-      mask ? IntConstImpl<true, false, true>(x, y, mask, run, runs, p)
-           : IntConstImpl<false, false, true>(x, y, mask, run, runs, p);
+      mask ? IntConstImpl<true, false, Quot::kPair>(x, y, mask, run, runs, p)
+           : IntConstImpl<false, false, Quot::kPair>(x, y, mask, run, runs, p);
       return;
     }
+  }
+  if constexpr (kM == DivisionMethod::kCheckedReciprocal) {
+    mask ? IntConstImpl<true, false, Quot::kChecked>(x, y, mask, run, runs, p)
+         : IntConstImpl<false, false, Quot::kChecked>(x, y, mask, run, runs, p);
+    return;
   }
   mask ? IntConstImpl<true, kRcp>(x, y, mask, run, runs, p)
        : IntConstImpl<false, kRcp>(x, y, mask, run, runs, p);
 }
-template <bool kRcp>
+template <DivisionMethod kM>
 void IntVar(const float* x, float* y, uint8_t* mask, int64_t n, const IntVarParams& p) {
+  constexpr bool kRcp = kM == DivisionMethod::kReciprocal64;
   if constexpr (!kRcp && kHasFma && kPairsOnShortRuns) {
     if (p.zh != nullptr) {
-      mask ? IntVarImpl<true, false, true>(x, y, mask, n, p)
-           : IntVarImpl<false, false, true>(x, y, mask, n, p);
+      mask ? IntVarImpl<true, false, Quot::kPair>(x, y, mask, n, p)
+           : IntVarImpl<false, false, Quot::kPair>(x, y, mask, n, p);
+      return;
+    }
+  }
+  if constexpr (kM == DivisionMethod::kCheckedReciprocal) {
+    if (p.recip != nullptr) {
+      mask ? IntVarImpl<true, false, Quot::kChecked>(x, y, mask, n, p)
+           : IntVarImpl<false, false, Quot::kChecked>(x, y, mask, n, p);
       return;
     }
   }
@@ -1208,34 +1388,37 @@ void MinMaxVar(const float* x, int64_t n, float* mn, float* mx, uint8_t* nan) {
 #define QRULES_ISA_NAME "sse4.1"
 #endif
 
+// One table per division method; the FP kernels of the checked table divide (the checked
+// reciprocal gives division's integer, not its quotient).
+template <DivisionMethod kM>
+const KernelTable& TableFor(const char* name) {
+  constexpr bool kRcp = kM == DivisionMethod::kReciprocal64;
+  static const KernelTable table = {name,
+                                    kM,
+                                    IntConst<kM>,
+                                    IntVar<kM>,
+                                    FpConst<kRcp>,
+                                    FpVar<kRcp>,
+                                    IntCols<kM, false>,
+                                    FpCols<kRcp, false>,
+                                    IntCols<kM, true>,
+                                    FpCols<kRcp, true>,
+                                    MinMaxRuns,
+                                    MinMaxVar,
+                                    IntQParams};
+  return table;
+}
+
 const KernelTable& Table(DivisionMethod method) {
-  static const KernelTable rcp = {QRULES_ISA_NAME "/rcp64",
-                                  DivisionMethod::kReciprocal64,
-                                  IntConst<true>,
-                                  IntVar<true>,
-                                  FpConst<true>,
-                                  FpVar<true>,
-                                  IntCols<true, false>,
-                                  FpCols<true, false>,
-                                  IntCols<true, true>,
-                                  FpCols<true, true>,
-                                  MinMaxRuns,
-                                  MinMaxVar,
-                                  IntQParams};
-  static const KernelTable div = {QRULES_ISA_NAME "/divps",
-                                  DivisionMethod::kDivide,
-                                  IntConst<false>,
-                                  IntVar<false>,
-                                  FpConst<false>,
-                                  FpVar<false>,
-                                  IntCols<false, false>,
-                                  FpCols<false, false>,
-                                  IntCols<false, true>,
-                                  FpCols<false, true>,
-                                  MinMaxRuns,
-                                  MinMaxVar,
-                                  IntQParams};
-  return method == DivisionMethod::kReciprocal64 ? rcp : div;
+  switch (method) {
+    case DivisionMethod::kReciprocal64:
+      return TableFor<DivisionMethod::kReciprocal64>(QRULES_ISA_NAME "/rcp64");
+    case DivisionMethod::kCheckedReciprocal:
+      return TableFor<DivisionMethod::kCheckedReciprocal>(QRULES_ISA_NAME "/checked");
+    case DivisionMethod::kDivide:
+      break;
+  }
+  return TableFor<DivisionMethod::kDivide>(QRULES_ISA_NAME "/divps");
 }
 #undef QRULES_ISA_NAME
 

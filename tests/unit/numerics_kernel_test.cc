@@ -174,27 +174,26 @@ Granularity PerBlockTuple(std::vector<int64_t> b) {
 }
 
 
+// Every table this CPU can run: each ISA with each division method.
 std::vector<const internal::KernelTable*> AllTables() {
-  std::vector<const internal::KernelTable*> t = {
-      &internal::SseKernels(internal::DivisionMethod::kDivide),
-      &internal::SseKernels(internal::DivisionMethod::kReciprocal64)};
-  if (internal::CpuHasAvx2()) {
-    t.push_back(&internal::Avx2Kernels(internal::DivisionMethod::kDivide));
-    t.push_back(&internal::Avx2Kernels(internal::DivisionMethod::kReciprocal64));
-  }
-  if (internal::CpuHasAvx512()) {
-    t.push_back(&internal::Avx512Kernels(internal::DivisionMethod::kDivide));
-    t.push_back(&internal::Avx512Kernels(internal::DivisionMethod::kReciprocal64));
+  using internal::DivisionMethod;
+  std::vector<const internal::KernelTable*> t;
+  for (const DivisionMethod m : {DivisionMethod::kDivide, DivisionMethod::kReciprocal64,
+                                 DivisionMethod::kCheckedReciprocal}) {
+    t.push_back(&internal::SseKernels(m));
+    if (internal::CpuHasAvx2()) t.push_back(&internal::Avx2Kernels(m));
+    if (internal::CpuHasAvx512()) t.push_back(&internal::Avx512Kernels(m));
   }
   return t;
 }
 
-// The tables that read reciprocal pairs (compiled with FMA; divps tables only).
+// The tables that read reciprocal pairs (compiled with FMA; divps and checked tables).
 std::vector<const internal::KernelTable*> PairTables() {
+  using internal::DivisionMethod;
   std::vector<const internal::KernelTable*> t;
-  if (internal::CpuHasAvx2()) t.push_back(&internal::Avx2Kernels(internal::DivisionMethod::kDivide));
-  if (internal::CpuHasAvx512()) {
-    t.push_back(&internal::Avx512Kernels(internal::DivisionMethod::kDivide));
+  for (const DivisionMethod m : {DivisionMethod::kDivide, DivisionMethod::kCheckedReciprocal}) {
+    if (internal::CpuHasAvx2()) t.push_back(&internal::Avx2Kernels(m));
+    if (internal::CpuHasAvx512()) t.push_back(&internal::Avx512Kernels(m));
   }
   return t;
 }

@@ -1,0 +1,248 @@
+// The checked reciprocal (kernels.h): its error argument swept over every dividend of a range for
+// several scales, and the checked kernel tables against the reference on quotients at and next to
+// half-integers, special values, and scales the method does not cover.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "numerics/kernels.h"
+#include "numerics_golden_reader.h"
+#include "qrules/fake_quant.h"
+
+namespace qrules {
+namespace {
+
+using testing::BitsOf;
+using testing::FloatFromBits;
+using testing::SameBitsOrBothNan;
+
+// The scalar steps of one kernel lane: t = RN(d * RN(1/s)), n = round_half_even(t), flagged unless
+// |t - n| < near.  Returns whether it flagged; *n is the unchecked integer.
+bool CheckedLane(float d, float recip, float near, float* n) {
+  const float t = d * recip;
+  *n = std::nearbyint(t);
+  return !(std::fabs(t - *n) < near);
+}
+
+TEST_CASE("the checked reciprocal keeps division's integer wherever it does not flag",
+          "[numerics][checked]") {
+  // 8-bit ZP ranges: folded bounds within ±255.  Scales: ordinary int8 scales, the ends of a
+  // binade, one without a reciprocal pair (0x1.8ffffcp-1), and scales whose RN(1/s) is among the
+  // farthest from 1/s of 200,000 random scales (the largest error the argument allows for).
+  constexpr float kBound = 255.0f;
+  const float near = internal::NearHalfBound(kBound);
+  std::vector<float> scales = {0.1f, 6.0f / 255.0f, 0x1.fffffep-1f, 0x1.8ffffcp-1f, 3.7f};
+  {
+    std::mt19937_64 rng(5);
+    std::uniform_real_distribution<float> unit(1.0f, 2.0f);
+    std::vector<std::pair<double, float>> by_error;
+    for (int i = 0; i < 200000; ++i) {
+      const float s = unit(rng) * 0x1p-6f;
+      const double exact = 1.0 / static_cast<double>(s);
+      const double r = static_cast<double>(1.0f / s);
+      by_error.emplace_back(std::fabs(r - exact) / exact, s);
+    }
+    std::sort(by_error.rbegin(), by_error.rend());
+    CHECK(by_error[0].first > 0x1.fcp-25);  // within 1% of the half-ulp worst case
+    scales.push_back(by_error[0].second);
+    scales.push_back(by_error[1].second);
+  }
+  int64_t checked = 0, flagged = 0, unchecked_misses = 0;
+  for (const float s : scales) {
+    INFO("scale " << std::hexfloat << s);
+    REQUIRE(internal::CheckedReciprocalApplies(s));
+    const float recip = 1.0f / s;
+    int64_t bad = 0;
+    // Every positive d with d / s in [1/4, 256] (negative d mirror it: every step rounds to
+    // nearest, which is symmetric), a few beyond each end.
+    const uint32_t first = BitsOf(0.25f * s) - 2, last = BitsOf(256.0f * s) + 2;
+    for (uint32_t u = first; u <= last; ++u) {
+      const float d = FloatFromBits(u);
+      float n = 0.0f;
+      const bool flag = CheckedLane(d, recip, near, &n);
+      const float exact = std::nearbyint(d / s);
+      const bool differs = BitsOf(n) != BitsOf(exact);
+      unchecked_misses += differs ? 1 : 0;
+      flagged += flag ? 1 : 0;
+      bad += (!flag && differs) ? 1 : 0;
+      ++checked;
+    }
+    CHECK(bad == 0);
+  }
+  CHECK(checked > 500'000'000);
+  // The check is needed (without it the integer differs somewhere) and rare: 2 * (1/2 - near)
+  // = 257 * 2^-21 of uniformly spread quotients, ~1.2 * 10^-4.
+  CHECK(unchecked_misses > 0);
+  CHECK(flagged > 0);
+  CHECK(flagged < checked / 2000);
+}
+
+TEST_CASE("the checked reciprocal covers scales with a normal reciprocal", "[numerics][checked]") {
+  CHECK(internal::CheckedReciprocalApplies(0x1p-125f));
+  CHECK(internal::CheckedReciprocalApplies(0x1p125f));
+  CHECK(internal::CheckedReciprocalApplies(-0.1f));
+  CHECK_FALSE(internal::CheckedReciprocalApplies(std::nextafter(0x1p-125f, 0.0f)));
+  CHECK_FALSE(internal::CheckedReciprocalApplies(std::nextafter(0x1p125f, 0x1p126f)));
+  CHECK_FALSE(internal::CheckedReciprocalApplies(0.0f));
+  CHECK_FALSE(internal::CheckedReciprocalApplies(1e-40f));
+  CHECK_FALSE(internal::CheckedReciprocalApplies(std::numeric_limits<float>::infinity()));
+  CHECK_FALSE(internal::CheckedReciprocalApplies(std::nanf("")));
+  // near: 1/2 - (L + 2) * 2^-22.
+  CHECK(internal::NearHalfBound(255.0f) == 0.5f - 257.0f * 0x1p-22f);
+  CHECK(internal::NearHalfBound(7.0f) == 0.5f - 9.0f * 0x1p-22f);
+  CHECK(internal::FoldedBound(-200.0f, 55.0f) == 200.0f);
+  CHECK(internal::FoldedBound(0.0f, 255.0f) == 255.0f);
+}
+
+std::vector<const internal::KernelTable*> CheckedTables() {
+  std::vector<const internal::KernelTable*> t = {
+      &internal::SseKernels(internal::DivisionMethod::kCheckedReciprocal)};
+  if (internal::CpuHasAvx2()) {
+    t.push_back(&internal::Avx2Kernels(internal::DivisionMethod::kCheckedReciprocal));
+  }
+  if (internal::CpuHasAvx512()) {
+    t.push_back(&internal::Avx512Kernels(internal::DivisionMethod::kCheckedReciprocal));
+  }
+  return t;
+}
+
+// Quotients d / s at, and one to three ulps beside, every half-integer k + 1/2 and integer k for
+// |k| <= 300, special values, and a normal spread; shuffled.
+std::vector<float> HardData(std::mt19937_64& rng, float s, size_t n) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {0.0f,      -0.0f, inf, -inf, std::numeric_limits<float>::max(),
+                          0x1p-149f, -0x1p-149f, FloatFromBits(0x7fc00001u),
+                          FloatFromBits(0xffc12345u), FloatFromBits(0x7f800001u), 1e30f, -1e30f};
+  for (int k = -300; k <= 300 && x.size() < n; ++k) {
+    for (const float base : {(static_cast<float>(k) + 0.5f) * s, static_cast<float>(k) * s}) {
+      float up = base, down = base;
+      x.push_back(base);
+      for (int step = 0; step < 3; ++step) {
+        up = std::nextafter(up, inf);
+        down = std::nextafter(down, -inf);
+        x.push_back(up);
+        x.push_back(down);
+      }
+    }
+  }
+  std::normal_distribution<float> normal(0.0f, 100.0f);
+  while (x.size() < n) x.push_back(normal(rng) * s);
+  x.resize(n);
+  std::shuffle(x.begin(), x.end(), rng);
+  return x;
+}
+
+TEST_CASE("checked kernel tables equal the reference next to half-integers",
+          "[numerics][checked]") {
+  Granularity axis0, last, block32;
+  axis0.kind = last.kind = GranularityKind::kPerChannel;
+  axis0.axis = 0;
+  last.axis = -1;
+  block32.kind = GranularityKind::kPerBlock;
+  block32.axis = 1;
+  block32.block_size = {32};
+  // Per tensor (long runs), runs of 16 and 32 (fixed-run kernels), 40 (the general run loop),
+  // the last axis with 48 and 64 columns (column and row kernels), short rows of 12 (per-element
+  // kernel), blocks of 32.
+  struct Case {
+    std::vector<int64_t> shape;
+    Granularity g;
+  };
+  const std::vector<Case> cases = {
+      {{9600}, Granularity{}}, {{600, 16}, axis0}, {{300, 32}, axis0}, {{240, 40}, axis0},
+      {{200, 48}, last},       {{150, 64}, last},  {{800, 12}, last},  {{100, 96}, block32}};
+  std::mt19937_64 rng(11);
+  int64_t compared = 0;
+  for (const float s : {0.1f, 0x1.8ffffcp-1f, 0.0123f, 3.7f}) {
+    for (const Case& c : cases) {
+      BlockLayout layout;
+      REQUIRE(MakeBlockLayout(c.shape, c.g, &layout).ok());
+      const std::vector<float> x = HardData(rng, s, static_cast<size_t>(layout.numel()));
+      for (const auto& [qmin, qmax] : {std::pair{-128, 127}, std::pair{0, 15}, std::pair{-2, 1}}) {
+        for (const QFormulation f : {QFormulation::kZp, QFormulation::kMinval}) {
+          const QuantKernel k = QuantKernel::Integer(qmin, qmax, f);
+          QParams qp;  // one scale, so that every element's quotient is near a half-integer
+          for (int64_t b = 0; b < layout.num_blocks(); ++b) {
+            qp.scale.push_back(s);
+            qp.zero_point.push_back(qmin + static_cast<int32_t>(b % (qmax - qmin + 1)));
+            qp.minval.push_back(b % 2 ? -0.0f : -1.25f * s);
+          }
+          std::vector<float> ref(x.size()), fast(x.size());
+          std::vector<uint8_t> ref_mask(x.size()), fast_mask(x.size());
+          FakeQuantizeReference(k, layout, qp, x, ref, ref_mask);
+          for (const internal::KernelTable* kt : CheckedTables()) {
+            for (const bool with_mask : {false, true}) {
+              std::fill(fast_mask.begin(), fast_mask.end(), uint8_t{2});
+              internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast,
+                                         with_mask ? std::span<uint8_t>(fast_mask)
+                                                   : std::span<uint8_t>());
+              size_t where = 0;
+              const bool same = SameBitsOrBothNan(ref, fast, &where);
+              INFO(kt->name << " scale " << std::hexfloat << s << " shape " << c.shape.size()
+                            << "-d, qmin " << std::dec << qmin << ", "
+                            << QFormulationName(f) << ", mask " << with_mask << ", x="
+                            << std::hexfloat << x[where] << " ref=" << ref[where]
+                            << " fast=" << fast[where]);
+              CHECK(same);
+              if (with_mask) CHECK(ref_mask == fast_mask);
+              compared += static_cast<int64_t>(x.size());
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(compared > 1'000'000);
+}
+
+TEST_CASE("checked kernel tables divide for scales without a normal reciprocal",
+          "[numerics][checked]") {
+  // Blocks with subnormal, tiny and huge scales among ordinary ones: those blocks divide (block by
+  // block, chunk by chunk, or the whole row for the lane kernels).
+  const std::vector<float> odd = {1e-40f, 0x1p-126f, 0x1p126f, 0x1.8p125f};
+  Granularity axis0, last;
+  axis0.kind = last.kind = GranularityKind::kPerChannel;
+  axis0.axis = 0;
+  last.axis = -1;
+  struct Case {
+    std::vector<int64_t> shape;
+    Granularity g;
+  };
+  const std::vector<Case> cases = {{{300, 16}, axis0}, {{150, 32}, axis0}, {{90, 40}, axis0},
+                                   {{100, 48}, last},  {{400, 12}, last}};
+  std::mt19937_64 rng(13);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Case& c : cases) {
+    BlockLayout layout;
+    REQUIRE(MakeBlockLayout(c.shape, c.g, &layout).ok());
+    QParams qp;
+    for (int64_t b = 0; b < layout.num_blocks(); ++b) {
+      const float s = b % 7 == 3 ? odd[static_cast<size_t>(b / 7) % odd.size()] : 0.05f;
+      qp.scale.push_back(s);
+      qp.zero_point.push_back(static_cast<int32_t>(b % 9) - 4);
+    }
+    std::vector<float> x(static_cast<size_t>(layout.numel()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float v = normal(rng);
+      x[i] = i % 3 == 0 ? v * 1e-38f : i % 3 == 1 ? v * 1e38f : v * 5.0f;
+    }
+    const QuantKernel k = QuantKernel::Integer(-128, 127, QFormulation::kZp);
+    std::vector<float> ref(x.size()), fast(x.size());
+    std::vector<uint8_t> ref_mask(x.size()), fast_mask(x.size());
+    FakeQuantizeReference(k, layout, qp, x, ref, ref_mask);
+    for (const internal::KernelTable* kt : CheckedTables()) {
+      internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, fast_mask);
+      size_t where = 0;
+      INFO(kt->name << " shape " << c.shape[0] << "x" << c.shape[1]);
+      CHECK(SameBitsOrBothNan(ref, fast, &where));
+      CHECK(ref_mask == fast_mask);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qrules
