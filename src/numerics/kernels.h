@@ -4,7 +4,7 @@
 //
 // Division.  Every kernel needs the correctly rounded float32 quotient d / scale (integer kernels:
 // at least its rounded integer).  Four methods are compiled, all exact:
-//  * checked reciprocal (BestKernels() default; integer kernels).  With r = RN32(1 / scale),
+//  * checked reciprocal (BestKernels() default with AVX-512; integer kernels).  With r = RN32(1 / scale),
 //    t = RN32(d * r) and n = round_half_even(t), the kernels keep n unless
 //    |t - n| >= near = 1/2 - (L + 2) * 2^-22, where L bounds the folded clamp range (|lo|, |hi|
 //    <= L); flagged vectors divide.  Argument, for 2^-125 <= |scale| <= 2^125 (so that r is a
@@ -185,8 +185,9 @@ const KernelTable& Avx2Kernels(DivisionMethod method);
 const KernelTable& Avx512Kernels(DivisionMethod method);
 bool CpuHasAvx2();
 bool CpuHasAvx512();
-// The kernels FakeQuantize uses: AVX-512 when the CPU has it, else AVX2, else SSE4.1; the checked
-// reciprocal.  Environment overrides (for benchmarking on other machines):
+// The kernels FakeQuantize uses: AVX-512 with the checked reciprocal when the CPU has it, else
+// AVX2, else SSE4.1, with divps (their checked tables are exact but slower).  Environment
+// overrides (for benchmarking on other machines):
 // QRULES_NUMERICS_ISA=sse|avx2|avx512 (at most what the CPU has),
 // QRULES_NUMERICS_DIV=checked|divps|rcp64.
 const KernelTable& BestKernels();
