@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "numerics/kernels.h"  // (the divps table, for rows that compare against it)
 #include "qrules/fake_quant.h"
 #include "qrules/observer.h"
 
@@ -45,6 +46,15 @@ __attribute__((noinline, target("avx512f"))) void ScaleBaselineAvx512(const floa
 __attribute__((noinline, target("avx2"))) void DivideBaseline(const float* x, float* y, int64_t n,
                                                               float s) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] / s;
+}
+
+// The divps table of the instruction set FakeQuantize runs on.
+const qrules::internal::KernelTable& DivpsTable() {
+  using qrules::internal::DivisionMethod;
+  const std::string isa = qrules::internal::BestKernels().name;
+  if (isa.rfind("avx512", 0) == 0) return qrules::internal::Avx512Kernels(DivisionMethod::kDivide);
+  if (isa.rfind("avx2", 0) == 0) return qrules::internal::Avx2Kernels(DivisionMethod::kDivide);
+  return qrules::internal::SseKernels(DivisionMethod::kDivide);
 }
 
 double Seconds(const std::function<void()>& fn, int inner) {
@@ -76,6 +86,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[a], "--only") == 0 && a + 1 < argc) only = argv[++a];
   }
   std::printf("numerics_bench: single thread, medians; GB/s = (read + write bytes) / time\n");
+  std::printf("kernels: %s\n", internal::BestKernels().name);
   for (const int64_t bytes : {int64_t{256} << 10, int64_t{64} << 20}) {
     if (cache_only && bytes > (int64_t{1} << 20)) break;
     const int64_t n = bytes / 4;
@@ -167,6 +178,9 @@ int main(int argc, char** argv) {
       const QParams qp = qparams_for(int8, l);
       bench("int8 per-channel " + std::to_string(channels) + " (axis 0)",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+      bench("int8 per-channel " + std::to_string(channels) + " (axis 0), divps", [&] {
+        internal::FakeQuantizeWith(DivpsTable(), QuantKernel::ForSpec(int8), l, qp, x, y, {});
+      });
       const PreparedQParams prepared(QuantKernel::ForSpec(int8), qp);
       bench("int8 per-channel " + std::to_string(channels) + " (axis 0), prepared",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, prepared, x, y); });
@@ -178,6 +192,9 @@ int main(int argc, char** argv) {
       const QParams qp = qparams_for(int8, l);
       bench("int8 per-channel 64 (axis -1)",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+      bench("int8 per-channel 64 (axis -1), divps", [&] {
+        internal::FakeQuantizeWith(DivpsTable(), QuantKernel::ForSpec(int8), l, qp, x, y, {});
+      });
       const PreparedQParams prepared(QuantKernel::ForSpec(int8), qp);
       bench("int8 per-channel 64 (axis -1), prepared",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, prepared, x, y); });
@@ -192,6 +209,9 @@ int main(int argc, char** argv) {
       const QParams qp = qparams_for(int8, l);
       bench("int8 per-block 32 (axis 1)",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, qp, x, y); });
+      bench("int8 per-block 32 (axis 1), divps", [&] {
+        internal::FakeQuantizeWith(DivpsTable(), QuantKernel::ForSpec(int8), l, qp, x, y, {});
+      });
       const PreparedQParams prepared(QuantKernel::ForSpec(int8), qp);
       bench("int8 per-block 32 (axis 1), prepared",
             [&] { FakeQuantize(QuantKernel::ForSpec(int8), l, prepared, x, y); });

@@ -15,11 +15,14 @@
 // qrules/observer.h.
 //
 // Everything is float32.  Each step below is ONE float32 operation rounded to nearest-even — no
-// fused multiply-add, no float64 intermediate that could change a result, no float32 reciprocal
-// standing in for a division.  The vectorized path reorders nothing that could change a bit: it
-// divides with divps (or, selectable, multiplies by a float64 reciprocal, which provably yields the
-// correctly rounded float32 quotient; src/numerics/kernels.h), and runs the integer kernel in an
-// algebraically folded form that is proven and tested to be bit-identical.
+// fused multiply-add, no float64 intermediate that could change a result, no reciprocal standing
+// in for a division.  The vectorized path reorders nothing that could change a bit: it divides
+// with divps, or replaces the division only where that provably yields division's result — the
+// integer kernels multiply by RN(1 / scale) and divide the rare vectors whose product lies too
+// close to a half-integer to be sure of the rounding (AVX-512), or by a reciprocal pair proven for
+// the scale (PreparedQParams); a float64 reciprocal is selectable (src/numerics/kernels.h has the
+// arguments).  The integer kernel runs in an algebraically folded form that is proven and tested
+// to be bit-identical.
 //
 // Integer kernel (per element, with the qparams of the element's block):
 //     r = (x - float_offset) / scale        true division
@@ -187,11 +190,12 @@ struct QuantKernel {
 // x.size() == y.size() == layout.numel(); qparams hold layout.num_blocks() scales (and zero points
 // / minvals for an integer kernel: zero_point for ZP, minval for MINVAL).  ste_mask, when not
 // empty, has x.size() entries and receives the STE mask (1/0).
-// Fast path: vectorized with SSE4.1 (the x86-64-v2 baseline) or AVX2 when the CPU has it, chosen at
-// run time; one pass over x; identical to the reference bit for bit, NaN payloads included.
-// Per-channel and per-block layouts are walked as runs of equal qparams (no per-channel passes).
-// Integer blocks of 2^14 or more elements multiply by proven reciprocal pairs instead of dividing
-// (see PreparedQParams, which does so for any block size).
+// Fast path: vectorized with SSE4.1 (the x86-64-v2 baseline), AVX2 or AVX-512 as the CPU allows,
+// chosen at run time; one pass over x; identical to the reference bit for bit, NaN payloads
+// included.  Per-channel and per-block layouts are walked as runs of equal qparams (no
+// per-channel passes).  Integer blocks of 2^14 or more elements multiply by proven reciprocal
+// pairs (see PreparedQParams, which does so for any block size); with AVX-512 the other integer
+// blocks use the checked reciprocal (above), elsewhere they divide.
 void FakeQuantize(const QuantKernel& kernel, const BlockLayout& layout, const QParams& qparams,
                   std::span<const float> x, std::span<float> y, std::span<uint8_t> ste_mask = {});
 
@@ -200,13 +204,14 @@ void FakeQuantize(const QuantKernel& kernel, const BlockLayout& layout, const QP
 // each block, preparing looks for two float32 constants (zh, zl) with which fma(d, zh, d * zl)
 // rounds to the same integer as round_half_even(d / scale) for *every* float32 d — checked per
 // scale by a short number-theoretic proof (src/numerics/reciprocal.cc) — and FakeQuantize then
-// multiplies instead of dividing.  Results are bit-identical either way.  Blocks without a proven
-// pair (none among 20,000 random scales with 8-bit ranges; about 2% of scales with an 8-bit
-// significand less an ulp or two, such as 0x1.8ffffcp-1) divide: block by block for layouts whose
-// blocks are runs of 8 or more elements, the whole tensor for shorter runs (per-channel on the
-// last axis).  Floating kernels and CPUs without FMA always divide; AVX2-only CPUs multiply on
-// runs of 64+ elements only (their short-run kernels measured slower with pairs).  Preparing costs
-// about 0.2 µs per block.  Immutable after construction.
+// multiplies with no per-element check (two FMA-unit operations where the plain call's checked
+// reciprocal needs four).  Results are bit-identical either way.  Blocks without a proven pair
+// (none among 20,000 random scales with 8-bit ranges; about 2% of scales with an 8-bit
+// significand less an ulp or two, such as 0x1.8ffffcp-1) are quantized as the plain call would:
+// block by block for layouts whose blocks are runs of 8 or more elements, the whole tensor for
+// shorter runs (per-channel on the last axis).  Floating kernels and CPUs without FMA never use
+// pairs; AVX2-only CPUs use them on runs of 64+ elements only (their short-run kernels measured
+// slower with pairs).  Preparing costs about 0.2 µs per block.  Immutable after construction.
 class PreparedQParams {
  public:
   PreparedQParams() = default;

@@ -188,7 +188,8 @@ TEST_CASE("prepared qparams: special values equal the reference", "[numerics][pa
   }
 }
 
-TEST_CASE("blocks without a pair divide, block by block or the whole tensor", "[numerics][pair]") {
+TEST_CASE("blocks without a pair fall back to the plain kernels, block by block or the whole tensor",
+          "[numerics][pair]") {
   // 0x1.8ffffcp-1: no candidate pair survives the proof (every one misses next to a half-integer
   // below 2^8); the other scales have pairs.
   constexpr float kNoPair = 0x1.8ffffcp-1f;
@@ -230,7 +231,8 @@ TEST_CASE("blocks without a pair divide, block by block or the whole tensor", "[
   }
 }
 
-TEST_CASE("prepared qparams keep dividing where no pair applies", "[numerics][pair]") {
+TEST_CASE("prepared qparams fall back to the plain kernels where no pair applies",
+          "[numerics][pair]") {
   BlockLayout layout = BlockLayout::PerTensor({64});
   std::vector<float> x(64);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.37f - 11.0f;
