@@ -4,8 +4,8 @@
 //
 // Division.  Every kernel needs the correctly rounded float32 quotient d / scale (integer kernels:
 // at least its rounded integer).  Four methods are compiled, all exact:
-//  * checked reciprocal (BestKernels() default with AVX-512; integer kernels).  With r = RN32(1 / scale),
-//    t = RN32(d * r) and n = round_half_even(t), the kernels keep n unless
+//  * checked reciprocal (BestKernels() default with AVX-512; integer kernels).  With
+//    r = RN32(1 / scale), t = RN32(d * r) and n = round_half_even(t), the kernels keep n unless
 //    |t - n| >= near = 1/2 - (L + 2) * 2^-22, where L bounds the folded clamp range (|lo|, |hi|
 //    <= L); flagged vectors divide.  Argument, for 2^-125 <= |scale| <= 2^125 (so that r is a
 //    normal float within 2^-24 relative of 1 / scale; other scales divide) and u = 2^-24: with

@@ -328,7 +328,7 @@ inline void StoreInRangeL(uint8_t* out, VF r, VF lo, VF hi, int64_t lanes) {
 using Full = std::true_type;
 using Tail = std::false_type;
 
-// --- How an integer kernel obtains round(d / scale) ------------------------------------------------
+// --- How an integer kernel obtains round(d / scale) ---------------------------------------------
 // Every integer kernel needs division's rounded integer, round_half_even(RN(d / scale)).  Three
 // ways, all bit-identical (kernels.h has the arguments):
 //  * kDivide: divps.  On Zen 4 the divider caps a kernel at ~0.6x of a streaming multiply in L2.
