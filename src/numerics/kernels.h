@@ -97,9 +97,9 @@ struct IntBlocks {
   const float* minval;        // MINVAL
   float qmin, qmax;
   bool zp;  // the formulation
-  // Per block, a reciprocal pair proven exact for its scale (reciprocal.cc), or null: divide.
-  // zh = 0 marks a block without a pair (it divides).  Only the AVX2 / AVX-512 tables read them
-  // (they need FMA); the zero points must be foldable.
+  // Per block, a reciprocal pair proven exact for its scale (reciprocal.cc), or null: the table's
+  // own method.  zh = 0 marks a block without a pair (it takes the table's own method too).  Only
+  // the AVX2 / AVX-512 tables read them (they need FMA); the zero points must be foldable.
   const float* zh = nullptr;
   const float* zl = nullptr;
   bool checked = false;  // the table's method is the checked reciprocal (for blocks without a pair)
@@ -194,7 +194,7 @@ const KernelTable& BestKernels();
 
 // Per-block reciprocal pairs (reciprocal.cc) for an integer kernel's qparams.
 struct BlockPairs {
-  const float* zh;  // one entry per block; zh = 0: no pair, the block divides
+  const float* zh;  // one entry per block; zh = 0: no pair (the table's own method)
   const float* zl;
   bool complete;  // every block has a pair (the per-element kernels need that)
 };

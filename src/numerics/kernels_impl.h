@@ -523,7 +523,7 @@ __attribute__((always_inline)) inline void IntRun(const float* x, float* y, uint
     if constexpr (kRcp) {
       r = RoundEven(DivByRcp(d, rcp));
     } else {
-      r = RoundedQuotient<kQ>(d, scale, a, b);  // (masked tail lanes: 0, never flagged)
+      r = RoundedQuotient<kQ>(d, scale, a, b);  // (masked tail lanes: never stored)
     }
     if (p.normalize_zero) r = Add(r, zero);
     if constexpr (kMask) StoreInRangeL<kFull>(mask + i, r, lo, hi, lanes);

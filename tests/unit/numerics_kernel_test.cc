@@ -198,7 +198,8 @@ std::vector<const internal::KernelTable*> PairTables() {
   return t;
 }
 
-// The scales the reciprocal-pair proof covers: RandomScales' subnormal entry replaced.
+// The scales the reciprocal-pair proof and the checked reciprocal cover: RandomScales' subnormal
+// entries replaced.
 QParams InPairRange(QParams qp) {
   for (float& s : qp.scale) s = s < 0x1p-60f ? 0.37f : s;
   return qp;
@@ -226,13 +227,20 @@ size_t CheckAgainstReference(const QuantKernel& k, const BlockLayout& layout, co
     CHECK(same);
     if (with_mask) CHECK(ref_mask == fast_mask);
   };
+  // A sentinel before every call, so that an element a kernel fails to write shows.
+  auto reset = [&] {
+    std::fill(fast.begin(), fast.end(), 12345.0f);
+    std::fill(fast_mask.begin(), fast_mask.end(), uint8_t{2});
+  };
   for (const bool with_mask : masks) {
     const std::span<uint8_t> m = with_mask ? std::span<uint8_t>(fast_mask) : std::span<uint8_t>();
     for (const internal::KernelTable* kt : tables) {
+      reset();
       internal::FakeQuantizeWith(*kt, k, layout, qp, x, fast, m, pairs);
       compare(kt->name, with_mask);
     }
     if (prepared) {
+      reset();
       FakeQuantize(k, layout, PreparedQParams(k, qp), x, fast, m);
       compare("PreparedQParams", with_mask);
     }
@@ -306,9 +314,14 @@ TEST_CASE("reference and vectorized path agree bit for bit", "[numerics][random]
         INFO("shape rank " << lc.shape.size());
         CheckAgainstReference(k, layout, qp, x, AllTables(), {true});
         if (!k.floating) {
+          // Scales the pairs and the checked reciprocal cover in every block (RandomScales'
+          // subnormal entries would send whole rows and chunks to division): the checked
+          // tables' own kernels, with and without the STE mask, then the pairs.
           const QParams in_range = InPairRange(qp);
-          compared += CheckPairsAgainstReference(k, layout, in_range,
-                                                 AdversarialData(rng, n, in_range.scale));
+          const std::vector<float> x_in_range = AdversarialData(rng, n, in_range.scale);
+          compared += CheckAgainstReference(k, layout, in_range, x_in_range, AllTables(),
+                                            {false, true});
+          compared += CheckPairsAgainstReference(k, layout, in_range, x_in_range);
         }
         // Ranges: the vectorized reduction against the reference.
         size_t where = 0;
