@@ -247,7 +247,7 @@ int64_t MakeBlockPairs(const QuantKernel& kernel, const QParams& qparams,
     const float qo = zp ? static_cast<float>(qparams.zero_point[b]) : qmin;
     if (!Foldable(qo, qmin, qmax)) continue;
     // The folded clamp range is [qmin - qo, qmax - qo] (kernels.h).
-    const float bound = std::max(std::fabs(qmin - qo), std::fabs(qmax - qo));
+    const float bound = FoldedBound(qmin - qo, qmax - qo);
     ReciprocalPair pair;
     if (!FindExactReciprocalPair(qparams.scale[b], bound, &pair)) continue;
     (*zh)[b] = pair.zh;
