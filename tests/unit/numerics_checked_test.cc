@@ -18,7 +18,7 @@ namespace {
 
 using testing::BitsOf;
 using testing::FloatFromBits;
-using testing::SameBitsOrBothNan;
+using testing::SameBits;
 
 // The scalar steps of one kernel lane: t = RN(d * RN(1/s)), n = round_half_even(t), flagged unless
 // |t - n| < near.  Returns whether it flagged; *n is the unchecked integer.
@@ -143,17 +143,6 @@ class HardValues {
   std::vector<float> pool_;
 };
 
-// Bit-identical, NaN payloads included; *where is the first difference.
-bool SameBits(const std::vector<float>& a, const std::vector<float>& b, size_t* where) {
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (BitsOf(a[i]) != BitsOf(b[i])) {
-      *where = i;
-      return false;
-    }
-  }
-  return true;
-}
-
 // Runs every table of `tables` (with `pairs` when given), with and without the STE mask, against
 // the reference, bit for bit; returns the elements compared.
 int64_t CompareTables(const std::vector<const internal::KernelTable*>& tables,
@@ -201,6 +190,18 @@ int64_t BlockOf(const Case& c, int64_t i) {
   return c.g.axis == 0 ? i / cols : i % cols;
 }
 
+// The data of case `c` (numel elements): each element drawn from values[scale_index(block)], the
+// hard values of its own block's scale.
+template <typename ScaleIndex>
+std::vector<float> DrawPerBlock(const Case& c, int64_t numel, const std::vector<HardValues>& values,
+                                ScaleIndex scale_index, std::mt19937_64& rng) {
+  std::vector<float> x(static_cast<size_t>(numel));
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = values[scale_index(BlockOf(c, static_cast<int64_t>(i)))].Draw(rng);
+  }
+  return x;
+}
+
 std::vector<Case> CheckedCases() {
   Granularity axis0, last, block32;
   axis0.kind = last.kind = GranularityKind::kPerChannel;
@@ -239,11 +240,8 @@ TEST_CASE("checked kernel tables equal the reference next to half-integers",
     BlockLayout layout;
     REQUIRE(MakeBlockLayout(c.shape, c.g, &layout).ok());
     const int64_t blocks = layout.num_blocks();
-    auto scale_index = [&](int64_t b) { return static_cast<size_t>((b * 5 + b / 3) % 4); };
-    std::vector<float> x(static_cast<size_t>(layout.numel()));
-    for (size_t i = 0; i < x.size(); ++i) {
-      x[i] = values[scale_index(BlockOf(c, static_cast<int64_t>(i)))].Draw(rng);
-    }
+    auto scale_index = [](int64_t b) { return static_cast<size_t>((b * 5 + b / 3) % 4); };
+    const std::vector<float> x = DrawPerBlock(c, layout.numel(), values, scale_index, rng);
     for (const auto& [qmin, qmax] : {std::pair{-128, 127}, std::pair{0, 15}, std::pair{-2, 1}}) {
       for (const QFormulation f : {QFormulation::kZp, QFormulation::kMinval}) {
         const QuantKernel k = QuantKernel::Integer(qmin, qmax, f);
@@ -283,14 +281,12 @@ TEST_CASE("checked tables take the checked reciprocal for blocks without a recip
     BlockLayout layout;
     REQUIRE(MakeBlockLayout(c.shape, c.g, &layout).ok());
     const int64_t blocks = layout.num_blocks();
-    std::vector<float> x(static_cast<size_t>(layout.numel()));
-    for (size_t i = 0; i < x.size(); ++i) {
-      x[i] = values[static_cast<size_t>(BlockOf(c, static_cast<int64_t>(i)) % 4)].Draw(rng);
-    }
+    auto scale_index = [](int64_t b) { return static_cast<size_t>(b % 4); };
+    const std::vector<float> x = DrawPerBlock(c, layout.numel(), values, scale_index, rng);
     const QuantKernel k = QuantKernel::Integer(-128, 127, QFormulation::kZp);
     QParams qp;
     for (int64_t b = 0; b < blocks; ++b) {
-      qp.scale.push_back(scales[static_cast<size_t>(b % 4)]);
+      qp.scale.push_back(scales[scale_index(b)]);
       qp.zero_point.push_back(static_cast<int32_t>(b % 11) - 5);
     }
     std::vector<float> zh, zl;

@@ -31,6 +31,16 @@ bool SameBitsOrBothNan(const std::vector<float>& a, const std::vector<float>& b,
   return true;
 }
 
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b, size_t* where) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (BitsOf(a[i]) != BitsOf(b[i])) {
+      *where = i;
+      return false;
+    }
+  }
+  return true;
+}
+
 float FloatFromHex(const std::string& hex) {
   if (hex.size() != 8) throw std::runtime_error("bad f32 token '" + hex + "'");
   char* end = nullptr;

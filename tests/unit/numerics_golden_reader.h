@@ -37,6 +37,8 @@ float FloatFromBits(uint32_t bits);
 uint32_t BitsOf(float f);
 // Equal bit patterns, or both NaN (payloads aside); else false with *where the first difference.
 bool SameBitsOrBothNan(const std::vector<float>& a, const std::vector<float>& b, size_t* where);
+// Equal bit patterns, NaN payloads included; else false with *where the first difference.
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b, size_t* where);
 // Parses 8 hex digits.
 float FloatFromHex(const std::string& hex);
 
