@@ -232,7 +232,7 @@ TEST_CASE("hooks observe and modify tensors", "[exec][executor]") {
   }
 }
 
-TEST_CASE("TransformStates changes weights once; ResetStates restores them", "[exec][executor]") {
+TEST_CASE("TransformStates changes weights once, and ResetStates restores them", "[exec][executor]") {
   ExecutorResult e = Executor::Create(ShapeChainModel());
   REQUIRE(e.ok());
   Executor& ex = *e.executor;

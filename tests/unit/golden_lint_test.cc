@@ -1,6 +1,6 @@
 // Golden diagnostics: every tests/golden/lint/NAME.qrules compiles to exactly the rendered text in
 // NAME.expected (full text, carets included).  QRULES_UPDATE_GOLDEN=1 rewrites the .expected files
-// — only for reviewing a deliberate change; every expected file was written by hand first.
+// and fails — only for reviewing a deliberate change; every expected file was written by hand first.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -16,17 +16,11 @@ using namespace qrules::testing;
 
 namespace {
 
-// Compares `actual` with NAME.expected next to `path` (or rewrites it with QRULES_UPDATE_GOLDEN=1).
+// Compares `actual` with NAME.expected next to `path` (see CheckGolden for QRULES_UPDATE_GOLDEN).
 void CompareWithExpected(const std::filesystem::path& path, const std::string& actual) {
   std::filesystem::path expected_path = path;
   expected_path.replace_extension(".expected");
-  if (std::getenv("QRULES_UPDATE_GOLDEN") != nullptr) {
-    WriteText(expected_path, actual);
-    return;
-  }
-  INFO("golden file: " << path.string() << "\nactual output:\n" << actual);
-  REQUIRE(std::filesystem::exists(expected_path));
-  CHECK(actual == ReadText(expected_path));
+  CheckGolden(expected_path, actual);
 }
 
 }  // namespace

@@ -303,7 +303,7 @@ TEST_CASE("schedule rules of §a.5", "[language]") {
   CHECK((!s.ObserverOn(5) && s.FakeQuantOn(5)));
 }
 
-TEST_CASE("state maps take no indices; mixed keys and misplaced groups are errors", "[language]") {
+TEST_CASE("state maps take no indices, and mixed keys and misplaced groups are errors", "[language]") {
   auto codes = [](const std::string& text) {
     std::vector<DiagCode> out;
     for (const auto& d : CompileText(text).diagnostics) out.push_back(d.code);

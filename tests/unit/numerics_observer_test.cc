@@ -45,7 +45,7 @@ TEST_CASE("moving average: c * current + (1 - c) * running, c settable", "[numer
   CHECK(from_spec.averaging_constant() == 0.5f);
 }
 
-TEST_CASE("global_minmax never shrinks; static follows the batch", "[numerics][observer]") {
+TEST_CASE("global_minmax never shrinks, and static follows the batch", "[numerics][observer]") {
   QParamsCalculator g(Int8Asym(QParamsKind::kGlobalMinmax), QParamsKind::kGlobalMinmax);
   QParamsCalculator s(Int8Asym(QParamsKind::kStatic), QParamsKind::kStatic);
   for (const std::vector<float>& b :
@@ -338,7 +338,7 @@ TEST_CASE("QAT state machine: schedule (1, 2, 5)", "[numerics][qat]") {
   qat.ExitTrainingMode();
 }
 
-TEST_CASE("QAT state machine without schedules; calibration", "[numerics][qat]") {
+TEST_CASE("QAT state machine without schedules, and calibration", "[numerics][qat]") {
   FakeQuantizer fq(DefaultActivationSpec());
   QatStateMachine qat;
   REQUIRE(qat.Add(&fq).ok());

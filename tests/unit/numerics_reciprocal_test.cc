@@ -87,7 +87,7 @@ TEST_CASE("with the widest clamp bound a proven pair is the correctly rounded qu
   CHECK(checked > 75'000'000);  // (half the sweep scales have no quotient-exact pair)
 }
 
-TEST_CASE("almost every scale gets a pair; out-of-range scales and bounds do not",
+TEST_CASE("almost every scale gets a pair, and out-of-range scales and bounds do not",
           "[numerics][pair]") {
   std::mt19937_64 rng(5);
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);

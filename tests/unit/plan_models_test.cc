@@ -97,7 +97,7 @@ TEST_CASE("fmnist_mlp with w4_per_block: 784 input channels do not divide into b
   CHECK(plan.points.size() == 2);
 }
 
-TEST_CASE("fmnist_cnn: folded conv weights belong to their conv; pools share the fake-quant", "[plan][models]") {
+TEST_CASE("fmnist_cnn: folded conv weights belong to their conv, and pools share the fake-quant", "[plan][models]") {
   auto model = Load("fmnist_cnn");
   PlanResult r = PlanWith("w8a8.qrules", model);
   REQUIRE(r.ok());

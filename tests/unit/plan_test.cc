@@ -89,7 +89,7 @@ TEST_CASE("§b.1: the later module_name entry wins even over a more specific ear
   CHECK(T(*plan2, "linear_1", TensorRole::kState, "weight").point < 0);
 }
 
-TEST_CASE("§b.1: type configs propagate to the subtree; order decides", "[plan]") {
+TEST_CASE("§b.1: type configs propagate to the subtree, and order decides", "[plan]") {
   auto model = ModelOf(kNested);
   const std::string linear_a = "module_type \"torch.nn.modules.linear.Linear\" { op_state { weight: { dtype: int4, granularity: per_channel } } }\n";
   const std::string seq_b = "module_type \"torch.nn.modules.container.Sequential\" { op_state: none }\n";
@@ -117,7 +117,7 @@ TEST_CASE("§b.1: a NAME match on an ancestor beats a TYPE match on a descendant
   CHECK(plan->modules[static_cast<size_t>(*id)].level == ModuleLevel::kName);
 }
 
-TEST_CASE("§a.9: module_name regexes are full matches; '.' matches any character", "[plan]") {
+TEST_CASE("§a.9: module_name regexes are full matches, and '.' matches any character", "[plan]") {
   auto model = ModelOf(kNested);
   // /inner_model.linear./ matches both linears (and would match inner_modelXlinearY).
   auto plan = MustPlan("module_name /inner_model.linear./: none\n", model);
@@ -131,7 +131,7 @@ TEST_CASE("§a.9: module_name regexes are full matches; '.' matches any characte
   CHECK(p.diagnostics[0].code == DiagCode::kUnmatchedRule);
 }
 
-TEST_CASE("§b.3: op_name beats op_type beats defaults; a selected op config is used as a whole", "[plan]") {
+TEST_CASE("§b.3: op_name beats op_type beats defaults, and a selected op config is used as a whole", "[plan]") {
   auto model = ModelOf(kNested);
   auto plan = MustPlan(R"(global {
   op_input: none
@@ -158,7 +158,7 @@ TEST_CASE("§b.3: op_name beats op_type beats defaults; a selected op config is 
   CHECK(T(*plan, "linear_2", TensorRole::kState, "weight").point >= 0);
 }
 
-TEST_CASE("§b.6: one fake-quant per edge; the first-annotated side decides", "[plan]") {
+TEST_CASE("§b.6: one fake-quant per edge, and the first-annotated side decides", "[plan]") {
   auto model = ModelOf(kNested);
   // Default W8A8: linear's output FQ is reused by linear_1's input: one point on edge a.
   auto plan = MustPlan("", model);

@@ -116,7 +116,7 @@ TEST_CASE("the report's figures match a hand-quantized linear layer", "[sim]") {
   for (size_t i = 1; i < rep.points.size(); ++i) CHECK(rep.points[i - 1].sqnr_db <= rep.points[i].sqnr_db);
 }
 
-TEST_CASE("calibration sets moving-average ranges; evaluation freezes them (§d)", "[sim]") {
+TEST_CASE("calibration sets moving-average ranges, and evaluation freezes them (§d)", "[sim]") {
   // Moving average activations: after calibrating on a batch with max 1 then a batch with max 3,
   // the running max is 0.01 * 3 + 0.99 * 1 = 1.02 (§c.7) and the scale 1.02 / 127.5.
   auto plan = PlanFor("qrules 1\nglobal { op_input { *: { dtype: int8 } }, op_output: none, op_state: none }\n",
@@ -128,11 +128,17 @@ TEST_CASE("calibration sets moving-average ranges; evaluation freezes them (§d)
   REQUIRE_FALSE(HasErrors(s.simulator->Calibrate(calib, 2)));  // two batches: max 1, then max 3
   const float running_max = 0.01f * 3.0f + 0.99f * 1.0f;
   const float scale = running_max / 127.5f;
-  // 1.02 itself is at 127.5 steps: clamps to 127.
-  std::vector<Tensor> probe{Tensor::Float({1, 1}, {running_max})};
+  // A probe of 2 lies above the frozen range: it clamps to 127 steps of the calibrated scale.  Had
+  // evaluation updated the observer, the running max would be 0.01 * 2 + 0.99 * 1.02 = 1.0298 and
+  // the output 127 * 1.0298 / 127.5, 1% higher.
+  std::vector<Tensor> probe{Tensor::Float({1, 1}, {2.0f})};
   SimReportResult r = s.simulator->Evaluate(probe, nullptr, 1);
   REQUIRE(r.ok());
   CHECK(r.report->quantized_outputs[0].f32[0] == Approx(127 * scale).epsilon(1e-6));
+  // A second evaluation sees the same frozen range.
+  SimReportResult again = s.simulator->Evaluate(probe, nullptr, 1);
+  REQUIRE(again.ok());
+  CHECK(again.report->quantized_outputs[0].f32[0] == r.report->quantized_outputs[0].f32[0]);
 }
 
 TEST_CASE("QAT schedule state per point at a given step (§d)", "[sim]") {
@@ -243,7 +249,8 @@ TEST_CASE("a split edge's observer sees each batch once", "[sim]") {
   REQUIRE_FALSE(HasErrors(s.simulator->Calibrate(calib, 1)));
   const float running_max = 0.01f * 3.0f + 0.99f * 1.0f;
   const float scale = running_max / 127.5f;
-  std::vector<Tensor> probe{Tensor::Float({1, 4}, {running_max, 0.5f, 0.0f, 0.77f})};
+  // 2.5 lies above the range (clamps to 127 steps), so an observer still updating would show.
+  std::vector<Tensor> probe{Tensor::Float({1, 4}, {2.5f, 0.5f, 0.0f, 0.77f})};
   SimReportResult r = s.simulator->Evaluate(probe, nullptr, 1);
   REQUIRE(r.ok());
   CHECK(r.report->quantized_outputs[0].f32[0] == Approx(127 * scale).epsilon(1e-6));

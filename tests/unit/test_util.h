@@ -1,6 +1,9 @@
 // Helpers shared by the test files.
 #pragma once
 
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,6 +22,21 @@ inline std::string ReadText(const std::filesystem::path& p) {
 inline void WriteText(const std::filesystem::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << text;
+}
+
+// Checks `actual` against the hand-written expected file.  QRULES_UPDATE_GOLDEN=1 rewrites the
+// file instead (to review a deliberate change with git diff) and fails the check, so that a run
+// with the variable set never passes.
+inline void CheckGolden(const std::filesystem::path& expected, const std::string& actual) {
+  if (std::getenv("QRULES_UPDATE_GOLDEN") != nullptr) {
+    WriteText(expected, actual);
+    FAIL_CHECK("QRULES_UPDATE_GOLDEN is set: rewrote " << expected.string()
+               << "; review it with git diff, then rerun without the variable");
+    return;
+  }
+  INFO("golden file: " << expected.string() << "\nactual output:\n" << actual);
+  REQUIRE(std::filesystem::exists(expected));
+  CHECK(actual == ReadText(expected));
 }
 
 // Files under `dir` (recursively) with extension `ext`, sorted.
