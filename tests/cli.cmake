@@ -1,12 +1,14 @@
 # End-to-end CLI cases: exit codes and output, with expectations from the spec or a hand computation.
 function(qrules_cli_test name code)
-  cmake_parse_arguments(T "" "" "ARGS;REGEX" ${ARGN})
+  # FILE_SIZE PATH BYTES: the command must also leave PATH behind with exactly BYTES bytes.
+  cmake_parse_arguments(T "" "" "ARGS;REGEX;FILE_SIZE" ${ARGN})
   # Lists cross the command line joined with "@@" (add_test would escape the ';').
   string(REPLACE ";" "@@" args "${T_ARGS}")
   string(REPLACE ";" "@@" regex "${T_REGEX}")
+  string(REPLACE ";" "@@" file_size "${T_FILE_SIZE}")
   add_test(NAME cli_${name}
            COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:qrules_cli>@@${args}" -DEXPECT_CODE=${code}
-                   "-DEXPECT_REGEX=${regex}" -DWORKDIR=${PROJECT_SOURCE_DIR}
+                   "-DEXPECT_REGEX=${regex}" -DWORKDIR=${PROJECT_SOURCE_DIR} "-DEXPECT_FILE_SIZE=${file_size}"
                    -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_run.cmake)
 endfunction()
 
@@ -49,3 +51,64 @@ qrules_cli_test(explain_schedule 0 ARGS explain ${D}/schedule.qrules --schedule
   REGEX "steps 0-0 +observer off, fake quant off" "steps 1-1 +observer on, fake quant off"
         "steps 2-4 +observer on, fake quant on" "steps 5- +observer off, fake quant on")
 qrules_cli_test(explain_no_schedule 0 ARGS explain rules/w8a8.qrules --schedule REGEX "no scope has a qat_schedule")
+
+# --- run: exit codes and figures from independent references ------------------------------------
+set(M tests/data/models)
+# Float top-1 on the 1,000 test images: PyTorch's own logits (fmnist_mlp.test1000_logits.npy) give
+# 893 of 1000 right (argmax against fmnist_test1000_labels.npy, computed with NumPy).
+qrules_cli_test(run_float_only_accuracy 0 ARGS run --float-only --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_test1000_input.npy --labels ${M}/fmnist_test1000_labels.npy
+  REGEX "accuracy: 89\\.30% \\(893 of 1000\\)")
+# The CNN: 926 of 1000 in PyTorch; W8A8 calibrated on the 8 images of fmnist_cnn.input0.npy.
+qrules_cli_test(run_w8a8_accuracy 0 ARGS run rules/w8a8.qrules --model ${M}/fmnist_cnn.onnx
+  --modules ${M}/fmnist_cnn.modules.json --input ${M}/fmnist_test1000_input.npy
+  --calibrate ${M}/fmnist_cnn.input0.npy --labels ${M}/fmnist_test1000_labels.npy
+  REGEX "accuracy: float 92\\.60%, fake-quantized (9[0-9])\\.[0-9][0-9]%")
+qrules_cli_test(run_json 0 ARGS run rules/w8a8.qrules --model ${M}/fmnist_cnn.onnx
+  --modules ${M}/fmnist_cnn.modules.json --input ${M}/fmnist_test1000_input.npy
+  --calibrate ${M}/fmnist_cnn.input0.npy --labels ${M}/fmnist_test1000_labels.npy --format json
+  REGEX "\"float_accuracy\": 0\\.926[,\n]")
+# --output writes the [8, 10] float32 logits: a 128-byte .npy header and 320 bytes of data.
+qrules_cli_test(run_output 0 ARGS run --float-only --model ${M}/fmnist_mlp.onnx --input ${M}/fmnist_mlp.input0.npy
+  --output ${OUT}/run_logits.npy FILE_SIZE ${OUT}/run_logits.npy 448)
+qrules_cli_test(run_quantized_output 0 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy --calibrate ${M}/fmnist_mlp.input0.npy --output ${OUT}/run_q.npy
+  FILE_SIZE ${OUT}/run_q.npy 448)
+# Exit 1: errors in the rules, or a model the executor cannot run.
+qrules_cli_test(run_rules_error 1 ARGS run tests/golden/lint/unknown_dtype.qrules --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy REGEX "unknown dtype 'int7'")
+# Exit 2: usage and I/O.
+qrules_cli_test(run_no_input 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx REGEX "usage")
+qrules_cli_test(run_missing_input 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
+  --input ${M}/nope.npy REGEX "nope\\.npy")
+qrules_cli_test(run_missing_model 2 ARGS run rules/w8a8.qrules --model ${M}/nope.onnx
+  --input ${M}/fmnist_mlp.input0.npy REGEX "nope\\.onnx")
+qrules_cli_test(run_bad_format 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy --format xml REGEX "--format")
+qrules_cli_test(run_zero_batch 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy --batch-size 0 REGEX "--batch-size")
+qrules_cli_test(run_float_labels 2 ARGS run --float-only --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy --labels ${M}/fmnist_mlp.input0.npy REGEX "labels")
+
+# --- exit codes of the other commands -----------------------------------------------------------
+qrules_cli_test(inspect_missing_model 2 ARGS inspect ${M}/nope.onnx REGEX "nope\\.onnx")
+qrules_cli_test(inspect_no_model 2 ARGS inspect REGEX "usage")
+qrules_cli_test(plan_rules_error 1 ARGS plan tests/golden/lint/unknown_dtype.qrules --model ${M}/fmnist_mlp.onnx
+  REGEX "unknown dtype 'int7'")
+qrules_cli_test(plan_missing_rules 2 ARGS plan nope.qrules --model ${M}/fmnist_mlp.onnx REGEX "nope\\.qrules")
+qrules_cli_test(plan_no_model 2 ARGS plan rules/w8a8.qrules REGEX "usage")
+qrules_cli_test(explain_missing_model 2 ARGS explain rules/w8a8.qrules --model ${M}/nope.onnx --op x REGEX "nope\\.onnx")
+qrules_cli_test(explain_no_question 2 ARGS explain rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx REGEX "usage")
+qrules_cli_test(export_yaml 0 ARGS export rules/w8a8.qrules --to coreai-yaml REGEX "quantization_config")
+qrules_cli_test(export_rules_error 1 ARGS export tests/golden/lint/unknown_dtype.qrules --to coreai-yaml
+  REGEX "unknown dtype 'int7'")
+qrules_cli_test(export_unknown_target 2 ARGS export rules/w8a8.qrules --to tflite REGEX "tflite")
+qrules_cli_test(export_missing_rules 2 ARGS export nope.qrules --to coreai-yaml REGEX "nope\\.qrules")
+qrules_cli_test(import_missing 2 ARGS import nope.yaml REGEX "nope\\.yaml")
+qrules_cli_test(quantize_bad_spec_file 1 ARGS quantize ${D}/x5.npy --rules tests/golden/lint/unknown_dtype.qrules
+  --spec a8 --out ${OUT}/x.npy REGEX "unknown dtype 'int7'")
+# diff: hand-written plans; identical -> 0, a weight's dtype changed -> 1, not a plan -> 2.
+qrules_cli_test(diff_same 0 ARGS diff ${D}/plan_old.json ${D}/plan_old.json)
+qrules_cli_test(diff_changed 1 ARGS diff ${D}/plan_old.json ${D}/plan_int4.json REGEX "/fc1/Gemm" "int8" "int4")
+qrules_cli_test(diff_not_a_plan 2 ARGS diff ${D}/plan_old.json ${D}/specs.qrules REGEX "plan-invalid")
+qrules_cli_test(diff_missing 2 ARGS diff ${D}/plan_old.json nope.json REGEX "nope\\.json")
