@@ -1,2 +1,4 @@
 qrules_add_test(sim_tests unit/sim_test.cc)
 target_link_libraries(sim_tests PRIVATE qrules_sim qrules_plan qrules_ir qrules_sema)
+qrules_add_test(sim_reference_tests unit/sim_reference_test.cc)
+target_link_libraries(sim_reference_tests PRIVATE qrules_sim qrules_plan qrules_ir qrules_sema nlohmann_json::nlohmann_json)

@@ -11,8 +11,10 @@
 // Lifecycle (coreai_opt, semantics.md §d): every fake-quant point of the plan becomes one
 // FakeQuantizer (shared points share it).  Weights are fake-quantized once, when the simulator is
 // created, with their own (static) observer.  `Calibrate` runs the model with activation
-// observers on and fake quantization off; `Evaluate` runs it with observers off and fake
-// quantization on, and also runs the float model on the same inputs to compare.  `SetQatStep`
+// observers on and every fake quantization off, the weights' too, so that activation ranges are
+// those of the float model (what onnxruntime's and TensorRT's calibrators see); `Evaluate`
+// runs it with observers off and fake quantization on, and also runs the float model on the same
+// inputs to compare.  `SetQatStep`
 // applies the QAT schedule state of a given step (observer/fake-quant flags per point, from the
 // schedule of the module that owns the point; points without a schedule are on/on).
 //
@@ -40,6 +42,7 @@
 
 #include "qrules/diagnostic.h"
 #include "qrules/executor.h"
+#include "qrules/fake_quant.h"
 #include "qrules/plan.h"
 #include "qrules/tensor.h"
 
@@ -131,6 +134,9 @@ class Simulator {
   // Observer / fake-quant flags of one point (for tests and embedders).
   bool observer_enabled(int point) const;
   bool fake_quant_enabled(int point) const;
+  // The qparams a point uses now (after calibration: the frozen ones; empty before its first
+  // observation).  For exporters and tests.
+  const QParams& qparams(int point) const;
   const Plan& plan() const { return *plan_; }
 
  private:

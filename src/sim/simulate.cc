@@ -129,6 +129,18 @@ struct Simulator::Impl {
   std::vector<float> scratch;  // a hooked tensor's value before fake quantization
   std::vector<float> scratch_out;  // the discarded pass-through of an observe-only hook
   bool measuring = true;       // gather per-point error statistics (Evaluate)
+  // The fake-quantized weights, by tensor id, computed once at Create.  Calibration runs the
+  // float weights (§d: calibration mode turns every fake quant off, the weights' too), then these
+  // go back in.
+  std::vector<std::pair<TensorId, Tensor>> quantized_weights;
+
+  void RestoreQuantizedWeights() {
+    if (quantized_weights.empty()) return;
+    size_t next = 0;  // both in tensor id order
+    quant->TransformStates([&](TensorId id, const TensorInfo&, Tensor& value) {
+      if (next < quantized_weights.size() && quantized_weights[next].first == id) value = quantized_weights[next++].second;
+    });
+  }
 
   // The point applied at each slot and how: kModify (observe as enabled and quantize), or on
   // split edges kObserve at the producer and kModify with the observer off at inheriting
@@ -273,6 +285,7 @@ SimulatorResult Simulator::Create(std::shared_ptr<const Plan> plan) {
     s.stats.Add(value.f32, y);
     value.f32 = std::move(y);
     s.fq->set_observer_enabled(false);
+    impl->quantized_weights.emplace_back(id, value);
   });
   // Activations: one hook at every point of the plan.
   const Plan* p = plan.get();
@@ -326,7 +339,10 @@ std::vector<Diagnostic> Simulator::Calibrate(std::span<const Tensor> inputs, int
     impl_->points[i].fq->set_observer_enabled(true);
     impl_->points[i].fq->set_fake_quant_enabled(false);
   }
+  // Activation ranges come from the float model (§d): the weights are float while observing.
+  impl_->quant->ResetStates();
   RunResult r = impl_->RunInBatches(*impl_->quant, inputs, batch_size, max_batches, progress);
+  impl_->RestoreQuantizedWeights();
   if (r.ok() && !r.outputs.empty() && !r.outputs[0].shape.empty()) impl_->calibration_samples += r.outputs[0].shape[0];
   for (size_t i = 0; i < impl_->points.size(); ++i) {
     if (plan_->points[i].is_state) continue;
@@ -445,6 +461,9 @@ void Simulator::SetQatStep(int64_t step) {
   }
 }
 
+const QParams& Simulator::qparams(int point) const {
+  return impl_->points.at(static_cast<size_t>(point)).fq->calculator().qparams();
+}
 bool Simulator::observer_enabled(int point) const { return impl_->points.at(static_cast<size_t>(point)).fq->observer_enabled(); }
 bool Simulator::fake_quant_enabled(int point) const {
   return impl_->points.at(static_cast<size_t>(point)).fq->fake_quant_enabled();
