@@ -1,2 +1,4 @@
 qrules_add_test(plan_tests unit/plan_test.cc unit/plan_models_test.cc)
 target_link_libraries(plan_tests PRIVATE qrules_plan qrules_ir qrules_sema)
+qrules_add_test(plan_foreign_tests unit/plan_foreign_test.cc)
+target_link_libraries(plan_foreign_tests PRIVATE qrules_exec qrules_plan qrules_ir qrules_sema nlohmann_json::nlohmann_json)

@@ -209,6 +209,11 @@ class Model {
   // The name of input slot `index` of `op` per the op registry ("input", "weight", "bias",
   // "other", "tensors", ...), or "" when the op type is unregistered or the index has no name.
   std::string_view InputName(const Op& op, size_t index) const;
+  // The parameter role of input slot `index` ("weight", "bias", "running_mean", "running_var",
+  // ...): the torch name of the module parameter or buffer that the slot holds, or "" for a data
+  // slot ("input", "other", ...) and for ops outside the registry.  A state in a parameter slot
+  // has that role as its op_state key, whatever the initializer is called.
+  std::string_view StateRole(const Op& op, size_t index) const;
   // "output" for registered ops' output 0 (multi-output ops: "output" for every index), "" otherwise.
   std::string_view OutputName(const Op& op, size_t index) const;
 

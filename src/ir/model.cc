@@ -142,6 +142,16 @@ std::string_view Model::InputName(const Op& op, size_t index) const {
   return SlotName(FindOpType(op.type), index);
 }
 
+std::string_view Model::StateRole(const Op& op, size_t index) const {
+  // The names torch gives module parameters and buffers; the registry names those slots so.
+  static constexpr std::string_view kParameterRoles[] = {"weight",   "bias",      "running_mean", "running_var",
+                                                         "weight_ih", "weight_hh", "bias_ih",      "bias_hh"};
+  std::string_view name = InputName(op, index);
+  return std::find(std::begin(kParameterRoles), std::end(kParameterRoles), name) != std::end(kParameterRoles)
+             ? name
+             : std::string_view();
+}
+
 std::string_view Model::OutputName(const Op& op, size_t index) const {
   if (FindOpType(op.type) == nullptr || index >= op.outputs.size()) return {};
   return "output";

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "ir/constant_fold.h"
 #include "ir/ir_internal.h"
 
 namespace qrules {
@@ -99,6 +100,8 @@ class Importer {
   TensorSpec SpecFor(const std::string& name) const;
   std::string ModuleOf(const onnx::NodeProto& node, const std::string& op_name);
   void MapOp(const onnx::NodeProto& node, OpSpec* op);
+  bool FoldWeightChains(const onnx::GraphProto& graph, std::vector<TensorSpec>& states,
+                        std::unordered_set<int>& folded_nodes, std::unordered_set<std::string>& dropped);
   std::optional<Attribute> ConvertAttribute(const onnx::AttributeProto& a, const std::string& node);
 
   std::string name_;
@@ -479,6 +482,84 @@ void Importer::MapOp(const onnx::NodeProto& node, OpSpec* op) {
   }
 }
 
+// Constant chains into states (ir/constant_fold.h).  Nodes are in topological order in a valid
+// ONNX graph, so one pass folds every chain; a few more passes cover files that are not sorted,
+// bounded so that a hostile order cannot make this quadratic.  A state that only fed folded nodes
+// is dropped (the folded value replaces it); one that something else reads, or that the graph
+// returns, stays.
+bool Importer::FoldWeightChains(const onnx::GraphProto& graph, std::vector<TensorSpec>& states,
+                                std::unordered_set<int>& folded_nodes, std::unordered_set<std::string>& dropped) {
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < states.size(); ++i) index.emplace(states[i].name, i);
+  std::unordered_set<int> folded_here;
+  constexpr int kMaxPasses = 8;
+  bool changed = true;
+  for (int pass = 0; changed && pass < kMaxPasses; ++pass) {
+    changed = false;
+    for (int i = 0; i < graph.node_size(); ++i) {
+      const onnx::NodeProto& node = graph.node(i);
+      if (folded_nodes.count(i) || !(node.domain().empty() || node.domain() == "ai.onnx") ||
+          !internal::IsWeightChainOp(node.op_type()) || node.output_size() != 1 || node.output(0).empty() ||
+          node.input_size() == 0 || index.count(node.output(0))) {
+        continue;
+      }
+      std::vector<const Tensor*> inputs;
+      bool constant = true;
+      for (const std::string& in : node.input()) {
+        if (in.empty()) {
+          inputs.push_back(nullptr);
+          continue;
+        }
+        auto it = index.find(in);
+        if (it == index.end() || !states[it->second].data) {
+          constant = false;
+          break;
+        }
+        inputs.push_back(&*states[it->second].data);
+      }
+      if (!constant) continue;
+      AttributeMap attrs;
+      for (const auto& a : node.attribute()) {
+        if (auto v = ConvertAttribute(a, node.name())) attrs.insert_or_assign(a.name(), std::move(*v));
+      }
+      if (HasErrors(diagnostics_)) return false;
+      std::optional<Tensor> value = internal::FoldConstantOp(node.op_type(), attrs, inputs);
+      if (!value) continue;
+      TensorSpec spec;
+      spec.name = node.output(0);
+      spec.dtype = value->type;
+      spec.dtype_name = std::string(ElementTypeName(value->type));
+      spec.shape = Shape::Of(value->shape);
+      state_names_.insert(spec.name);
+      state_shapes_[spec.name] = value->shape;
+      spec.data = std::move(*value);
+      index.emplace(spec.name, states.size());
+      states.push_back(std::move(spec));
+      folded_nodes.insert(i);
+      folded_here.insert(i);
+      changed = true;
+    }
+  }
+  if (folded_here.empty()) return true;
+  // Which states are still read: by a node that stays, or as a graph output.
+  std::unordered_set<std::string> read;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    if (folded_nodes.count(i)) continue;
+    for (const std::string& in : graph.node(i).input()) read.insert(in);
+  }
+  for (const auto& out : graph.output()) read.insert(out.name());
+  for (int i : folded_here) {
+    for (const std::string& in : graph.node(i).input()) {
+      if (!in.empty() && !read.count(in)) dropped.insert(in);
+    }
+  }
+  for (const std::string& name : dropped) {
+    state_names_.erase(name);
+    state_shapes_.erase(name);
+  }
+  return true;
+}
+
 ImportResult Importer::Run(std::string_view bytes) {
   builder_.SetName(name_);
   if (!LoadModuleMap()) return {nullptr, std::move(diagnostics_)};
@@ -581,7 +662,8 @@ ImportResult Importer::Run(std::string_view bytes) {
   // Modules from the map, in named_modules() order.
   for (const auto& [fqn, type] : map_modules_) builder_.AddModule(fqn, type);
 
-  // States: initializers and Constant nodes.
+  // States: initializers, Constant nodes and the constant chains folded from them.
+  std::vector<TensorSpec> states;
   for (const auto& init : graph.initializer()) {
     auto data = ConvertTensor(init, "initializer");
     if (!data) return {nullptr, std::move(diagnostics_)};
@@ -594,7 +676,7 @@ ImportResult Importer::Run(std::string_view bytes) {
     state_names_.insert(spec.name);
     state_shapes_[spec.name] = data->shape;
     spec.data = std::move(*data);
-    builder_.AddState(std::move(spec));
+    states.push_back(std::move(spec));
   }
   std::unordered_set<int> constant_nodes;
   for (int i = 0; i < graph.node_size(); ++i) {
@@ -637,13 +719,18 @@ ImportResult Importer::Run(std::string_view bytes) {
     state_names_.insert(spec.name);
     state_shapes_[spec.name] = value.shape;
     spec.data = std::move(value);
-    builder_.AddState(std::move(spec));
+    states.push_back(std::move(spec));
     constant_nodes.insert(i);
+  }
+  std::unordered_set<std::string> dropped_states;
+  if (!FoldWeightChains(graph, states, constant_nodes, dropped_states)) return {nullptr, std::move(diagnostics_)};
+  for (TensorSpec& spec : states) {
+    if (!dropped_states.count(spec.name)) builder_.AddState(std::move(spec));
   }
 
   // Graph inputs (those that are not initializers).
   for (const auto& in : graph.input()) {
-    if (state_names_.count(in.name())) continue;
+    if (state_names_.count(in.name()) || dropped_states.count(in.name())) continue;
     if (in.name().empty()) {
       Error("a graph input has no name");
       return {nullptr, std::move(diagnostics_)};

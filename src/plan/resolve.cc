@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <re2/re2.h>
 #include <re2/set.h>
 
@@ -66,7 +67,10 @@ class Resolver {
     ResolveAxes();       // §b.10, Part 1 #6
     CompactPoints();
     AssignSchedules();   // §d
-    if (options_.lint) LintAgainstModel();
+    if (options_.lint) {
+      LintAgainstModel();
+      LintKeys();
+    }
     CheckExpectations();
     PlanResult r;
     r.diagnostics = std::move(diags_);
@@ -265,6 +269,18 @@ class Resolver {
   // --- tensor plans ------------------------------------------------------------------------------
   // Distinct input tensors of an op, in argument order (duplicates collapse, §b.4), with the raw
   // index of the first occurrence.
+  // The op_state key of the state at input `slot` of `op`: the parameter role that slot has in the
+  // op table (Conv/Gemm/MatMul input 1 `weight`, BatchNormalization's `running_mean`, ...),
+  // whatever the initializer is called, so that `op_state { weight: ... }` reaches every
+  // exporter's weights.  A data slot (a constant `other` of an add) or an op outside the table
+  // falls back to the tensor's local name.
+  std::string StateKey(const Op& op, size_t slot) const {
+    std::string_view role = M().StateRole(op, slot);
+    if (!role.empty()) return std::string(role);
+    const TensorInfo& ti = M().tensor(op.inputs[slot]);
+    return ti.local_name.empty() ? ti.name : ti.local_name;
+  }
+
   std::vector<std::pair<TensorId, size_t>> DistinctInputs(const Op& op) const {
     std::vector<std::pair<TensorId, size_t>> out;
     for (size_t i = 0; i < op.inputs.size(); ++i) {
@@ -342,7 +358,7 @@ class Resolver {
         const Reason open = registered_[i] ? Reason::kNoRule : Reason::kNotRegistered;
         if (ti.is_state()) {
           tp.role = TensorRole::kState;
-          tp.key = TensorKey::Name(ti.local_name.empty() ? ti.name : ti.local_name);
+          tp.key = TensorKey::Name(StateKey(op, inputs[k].second));
           tp.reason = !ti.is_float() ? Reason::kNotFloat : open;
         } else {
           tp.role = TensorRole::kInput;
@@ -620,7 +636,8 @@ class Resolver {
                  fmt::format("op_input index {} of op '{}' is the state tensor '{}'; configure it with op_state [{}]",
                              k, op.name, ti.name, ti.local_name));
         }
-        AnnotateState(key, t, *tp, Lookup(state_map, {TensorKey::Name(ti.local_name)}), p, state_map.empty());
+        AnnotateState(key, t, *tp, Lookup(state_map, {TensorKey::Name(StateKey(op, raw)), TensorKey::Name(ti.local_name)}),
+                      p, state_map.empty());
         continue;
       }
       if (!IsActivation(t)) continue;
@@ -1173,6 +1190,127 @@ class Resolver {
                                              "governed by another scope than {})",
                                              entry.op_type, scopes_[s].origin.description));
           d.location.length = 7;
+        }
+      }
+    }
+  }
+
+  // Named keys that reach nothing: an op_state / op_input / op_output key that no tensor of the
+  // ops its entry applies to has (in the role the group names), a module_state key that no state
+  // of the modules its scope governs has, and any name in module_input / module_output (module
+  // boundary tensors are matched by index).  A misspelled `wieght` or a foreign `kernel` is
+  // otherwise silently inert.  Entries whose selector matches nothing are unmatched-rule instead.
+  void LintKeys() {
+    struct Keys {
+      std::set<std::string> input, output, state;
+    };
+    auto keys_of = [&](const std::vector<OpId>& ops) {
+      Keys k;
+      for (OpId o : ops) {
+        const Op& op = M().op(o);
+        for (auto [t, slot] : DistinctInputs(op)) {
+          const TensorInfo& ti = M().tensor(t);
+          if (ti.is_state()) {
+            if (!ti.is_float()) continue;  // shapes and indices are no quantization targets
+            k.state.insert(StateKey(op, slot));
+            if (!ti.local_name.empty()) k.state.insert(ti.local_name);
+          } else if (std::string_view n = M().InputName(op, slot); !n.empty()) {
+            k.input.insert(std::string(n));
+          }
+        }
+        if (const OpTypeInfo* info = FindOpTypeCached(op.type); info && info->pattern == "linear") {
+          k.state.insert("bias");  // a MatMul linear's bias sits on its absorbed Add
+        }
+        for (size_t i = 0; i < op.outputs.size(); ++i) {
+          if (std::string_view n = M().OutputName(op, i); !n.empty()) k.output.insert(std::string(n));
+        }
+      }
+      return k;
+    };
+    auto check = [&](const std::optional<TensorSpecMap>& group, const std::set<std::string>& have,
+                     std::string_view group_name, const std::string& applies_to) {
+      if (!group) return;
+      for (const TensorSpecEntry& e : group->entries) {
+        if (e.key.kind != TensorKey::Kind::kName || have.count(e.key.name)) continue;
+        constexpr size_t kShown = 8;
+        std::vector<std::string_view> shown(have.begin(), std::next(have.begin(), std::min(have.size(), kShown)));
+        std::string known = have.empty() ? "none" : fmt::format("{}", fmt::join(shown, ", "));
+        if (have.size() > kShown) known += fmt::format(", ... {} more", have.size() - kShown);
+        Diagnostic& d = Report(DiagCode::kUnmatchedKey, e.where,
+                               fmt::format("{} key '{}' matches no tensor of {} (their keys: {})", group_name,
+                                           e.key.name, applies_to, known));
+        d.location.length = static_cast<uint32_t>(e.key.name.size());  // the key, not its spec
+        std::vector<std::string_view> candidates(have.begin(), have.end());
+        d.suggestions = SuggestSimilar(e.key.name, candidates);
+      }
+    };
+    auto ops_phrase = [](size_t n, std::string_view what) {
+      return fmt::format("the {} {} {}", n, n == 1 ? "op" : "ops", what);
+    };
+    for (size_t s = 0; s < scopes_.size(); ++s) {
+      const ModuleQuantizerConfig& c = *scopes_[s].config;
+      const std::string& scope = scopes_[s].origin.description;
+      std::vector<OpId> governed;
+      for (OpId o = 0; o < static_cast<OpId>(M().ops().size()); ++o) {
+        if (Governs(static_cast<int>(s), o) && DecidesSomething(o)) governed.push_back(o);
+      }
+      if (!governed.empty()) {
+        Keys k = keys_of(governed);
+        std::string who = ops_phrase(governed.size(), "governed by " + scope);
+        check(c.op_input, k.input, "op_input", who);
+        check(c.op_output, k.output, "op_output", who);
+        check(c.op_state, k.state, "op_state", who);
+      }
+      for (const OpTypeEntry& e : c.op_type) {
+        if (!e.config) continue;
+        std::vector<OpId> ops;
+        for (OpId o : governed) if (M().op(o).type == e.op_type) ops.push_back(o);
+        if (ops.empty()) continue;
+        Keys k = keys_of(ops);
+        std::string who = ops_phrase(ops.size(), fmt::format("op_type {} applies to", e.op_type));
+        check(e.config->op_input, k.input, "op_input", who);
+        check(e.config->op_output, k.output, "op_output", who);
+        check(e.config->op_state, k.state, "op_state", who);
+      }
+      for (size_t h = 0; h < table_->op_name_count(); ++h) {
+        auto [hs, hk] = table_->op_name_entry(static_cast<int>(h));
+        if (hs != static_cast<int>(s)) continue;
+        const OpNameEntry& e = c.op_name[static_cast<size_t>(hk)];
+        if (!e.config) continue;
+        std::vector<OpId> ops;
+        for (OpId o : governed) {
+          const auto& m = op_name_matches_[static_cast<size_t>(o)];
+          if (std::binary_search(m.begin(), m.end(), static_cast<int>(h))) ops.push_back(o);
+        }
+        if (ops.empty()) continue;
+        Keys k = keys_of(ops);
+        std::string who = ops_phrase(ops.size(), fmt::format("op_name {} applies to", e.selector.ToString()));
+        check(e.config->op_input, k.input, "op_input", who);
+        check(e.config->op_output, k.output, "op_output", who);
+        check(e.config->op_state, k.state, "op_state", who);
+      }
+      // Module groups: the modules this scope decided.
+      std::set<std::string> module_states;
+      size_t modules = 0;
+      for (ModuleId m = 0; m < static_cast<ModuleId>(M().modules().size()); ++m) {
+        const ModulePlan& mp = plan_->modules[static_cast<size_t>(m)];
+        if (ScopeIndex(mp.level, mp.entry) != static_cast<int>(s)) continue;
+        ++modules;
+        for (TensorId t : M().module(m).states) {
+          if (M().tensor(t).is_float()) module_states.insert(M().tensor(t).local_name);
+        }
+      }
+      if (modules == 0) continue;
+      std::string who = fmt::format("the {} module(s) {} decides", modules, scope);
+      check(c.module_state, module_states, "module_state", who);
+      for (const TensorSpecMap* g : {&c.module_input, &c.module_output}) {
+        for (const TensorSpecEntry& e : g->entries) {
+          if (e.key.kind != TensorKey::Kind::kName) continue;
+          Diagnostic& d = Report(
+              DiagCode::kUnmatchedKey, e.where,
+              fmt::format("{} key '{}' is a name, but a module's boundary tensors are matched by index (0, 1, ...) "
+                          "or '*'", g == &c.module_input ? "module_input" : "module_output", e.key.name));
+          d.location.length = static_cast<uint32_t>(e.key.name.size());
         }
       }
     }
