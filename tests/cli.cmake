@@ -112,3 +112,18 @@ qrules_cli_test(diff_same 0 ARGS diff ${D}/plan_old.json ${D}/plan_old.json)
 qrules_cli_test(diff_changed 1 ARGS diff ${D}/plan_old.json ${D}/plan_int4.json REGEX "/fc1/Gemm" "int8" "int4")
 qrules_cli_test(diff_not_a_plan 2 ARGS diff ${D}/plan_old.json ${D}/specs.qrules REGEX "plan-invalid")
 qrules_cli_test(diff_missing 2 ARGS diff ${D}/plan_old.json nope.json REGEX "nope\\.json")
+
+# --- rules against real exports -----------------------------------------------------------------
+# examples/transformer_boundary.qrules on the encoder it is written for (make_encoder.py): lint
+# is clean, and the q/k/v projection weights (sliced from in_proj_weight by the exporter, read by
+# MatMul linears) get int8 weights from the attention entry's op_state { weight }.
+qrules_cli_test(lint_transformer_example_on_encoder 0 ARGS lint examples/transformer_boundary.qrules
+  --model ${M}/zoo_encoder.onnx --modules ${M}/zoo_encoder.modules.json REGEX "^$")
+qrules_cli_test(plan_transformer_example_qkv_weights 0 ARGS plan examples/transformer_boundary.qrules
+  --model ${M}/zoo_encoder.onnx --modules ${M}/zoo_encoder.modules.json
+  REGEX "op /encoder/layers\\.0/self_attn/MatMul \\(linear\\)[^\n]*\n[^\n]*\n[^\n]*\n  state  weight +[^ ]+ +int8 symmetric per_channel\\(axis=1\\)")
+# A misspelled op_state key on a real export: a warning with the key, and a suggestion.
+qrules_cli_test(lint_misspelled_state_key 0 ARGS lint ${D}/wieght.qrules --model ${M}/fmnist_cnn.onnx
+  REGEX "op_state key 'wieght' matches no tensor" "\\[unmatched-key\\]" "did you mean 'weight'\\?")
+qrules_cli_test(lint_misspelled_state_key_werror 1 ARGS lint --werror ${D}/wieght.qrules --model ${M}/fmnist_cnn.onnx
+  REGEX "error: op_state key 'wieght'")
