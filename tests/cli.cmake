@@ -76,13 +76,13 @@ qrules_cli_test(run_quantized_output 0 ARGS run rules/w8a8.qrules --model ${M}/f
   FILE_SIZE ${OUT}/run_q.npy 448)
 # Exit 1: errors in the rules, or a model the executor cannot run.
 qrules_cli_test(run_rules_error 1 ARGS run tests/golden/lint/unknown_dtype.qrules --model ${M}/fmnist_mlp.onnx
-  --input ${M}/fmnist_mlp.input0.npy REGEX "unknown dtype 'int7'")
+  --input ${M}/fmnist_mlp.input0.npy --calibrate-on-input REGEX "unknown dtype 'int7'")
 # Exit 2: usage and I/O.
 qrules_cli_test(run_no_input 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx REGEX "usage")
 qrules_cli_test(run_missing_input 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
-  --input ${M}/nope.npy REGEX "nope\\.npy")
+  --input ${M}/nope.npy --calibrate-on-input REGEX "nope\\.npy")
 qrules_cli_test(run_missing_model 2 ARGS run rules/w8a8.qrules --model ${M}/nope.onnx
-  --input ${M}/fmnist_mlp.input0.npy REGEX "nope\\.onnx")
+  --input ${M}/fmnist_mlp.input0.npy --calibrate-on-input REGEX "nope\\.onnx")
 qrules_cli_test(run_bad_format 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
   --input ${M}/fmnist_mlp.input0.npy --format xml REGEX "--format")
 qrules_cli_test(run_zero_batch 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
@@ -115,10 +115,12 @@ qrules_cli_test(diff_missing 2 ARGS diff ${D}/plan_old.json nope.json REGEX "nop
 
 # --- rules against real exports -----------------------------------------------------------------
 # examples/transformer_boundary.qrules on the encoder it is written for (make_encoder.py): lint
-# is clean, and the q/k/v projection weights (sliced from in_proj_weight by the exporter, read by
+# is clean but for its summary (9 weights: per layer the packed q/k/v MatMul, out_proj, linear1,
+# linear2; and the head), and the q/k/v projection weights (sliced from in_proj_weight by the exporter, read by
 # MatMul linears) get int8 weights from the attention entry's op_state { weight }.
 qrules_cli_test(lint_transformer_example_on_encoder 0 ARGS lint examples/transformer_boundary.qrules
-  --model ${M}/zoo_encoder.onnx --modules ${M}/zoo_encoder.modules.json REGEX "^$")
+  --model ${M}/zoo_encoder.onnx --modules ${M}/zoo_encoder.modules.json
+  REGEX "^examples/transformer_boundary\\.qrules on tests/data/models/zoo_encoder\\.onnx: [0-9]+ of [0-9]+ ops quantized: 9 of 9 weights and [0-9]+ activation points fake-quantized\n$")
 qrules_cli_test(plan_transformer_example_qkv_weights 0 ARGS plan examples/transformer_boundary.qrules
   --model ${M}/zoo_encoder.onnx --modules ${M}/zoo_encoder.modules.json
   REGEX "op /encoder/layers\\.0/self_attn/MatMul \\(linear\\)[^\n]*\n[^\n]*\n[^\n]*\n  state  weight +[^ ]+ +int8 symmetric per_channel\\(axis=1\\)")
@@ -127,3 +129,63 @@ qrules_cli_test(lint_misspelled_state_key 0 ARGS lint ${D}/wieght.qrules --model
   REGEX "op_state key 'wieght' matches no tensor" "\\[unmatched-key\\]" "did you mean 'weight'\\?")
 qrules_cli_test(lint_misspelled_state_key_werror 1 ARGS lint --werror ${D}/wieght.qrules --model ${M}/fmnist_cnn.onnx
   REGEX "error: op_state key 'wieght'")
+
+# --- feeding every input ------------------------------------------------------------------------
+# multi_input.onnx (tests/data/foreign): input_ids int64, attention_mask int64, features float32;
+# the reference logits come from the generator's numpy interpreter.
+set(F tests/data/foreign)
+qrules_cli_test(run_multi_input 0 ARGS run --float-only --model ${F}/multi_input.onnx
+  --input input_ids=${F}/multi_input.input_ids.npy --input attention_mask=${F}/multi_input.attention_mask.npy
+  --input features=${F}/multi_input.features.npy --output ${OUT}/multi.npy REGEX "output 'logits': shape \\[4, 3\\]")
+# Other dtypes convert exactly: int32 ids, a bool or uint8 mask, float16 / float64 features
+# (float64 with a note).
+qrules_cli_test(run_multi_input_dtypes 0 ARGS run --float-only --model ${F}/multi_input.onnx
+  --input input_ids=${F}/multi_input.input_ids.int32.npy --input attention_mask=${F}/multi_input.attention_mask.bool.npy
+  --input features=${F}/multi_input.features.float64.npy REGEX "data-converted" "output 'logits'")
+qrules_cli_test(run_multi_input_quantized 0 ARGS run rules/w8a8.qrules --model ${F}/multi_input.onnx
+  --input input_ids=${F}/multi_input.input_ids.npy --input attention_mask=${F}/multi_input.attention_mask.uint8.npy
+  --input features=${F}/multi_input.features.float16.npy
+  --calibrate input_ids=${F}/multi_input.input_ids.npy --calibrate attention_mask=${F}/multi_input.attention_mask.npy
+  --calibrate features=${F}/multi_input.features.npy REGEX "of [0-9]+ ops quantized: 3 of 3 weights")
+qrules_cli_test(run_multi_input_bare_path 2 ARGS run --float-only --model ${F}/multi_input.onnx
+  --input ${F}/multi_input.features.npy REGEX "the model has 3 inputs \\(input_ids, attention_mask, features\\)")
+qrules_cli_test(run_multi_input_missing 2 ARGS run --float-only --model ${F}/multi_input.onnx
+  --input input_ids=${F}/multi_input.input_ids.npy --input features=${F}/multi_input.features.npy
+  REGEX "--input: no file for the model input 'attention_mask'")
+# Float data for an int64 input: the file, the flag, expected and actual dtype and shape.
+qrules_cli_test(run_input_wrong_dtype 2 ARGS run --float-only --model ${F}/multi_input.onnx
+  --input input_ids=${F}/multi_input.features.npy --input attention_mask=${F}/multi_input.attention_mask.npy
+  --input features=${F}/multi_input.features.npy
+  REGEX "multi_input\\.features\\.npy: error: --input: the model input 'input_ids' is int64 \\[N, 6\\]; the file holds float32 \\[4, 4\\]")
+qrules_cli_test(run_input_wrong_shape 2 ARGS run --float-only --model ${M}/fmnist_mlp.onnx --input ${F}/multi_input.features.npy
+  REGEX "multi_input\\.features\\.npy: error: --input: the model input 'input' is float32 \\[N, 1, 28, 28\\]; the file holds float32 \\[4, 4\\]")
+# No calibration data: refused, not silently taken from the evaluation input.
+qrules_cli_test(run_needs_calibration 2 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy REGEX "--calibrate-on-input")
+qrules_cli_test(run_calibrate_on_input 0 ARGS run rules/w8a8.qrules --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy --calibrate-on-input REGEX "calibrated on the evaluation input")
+# Labels: wrong count, out of range.
+qrules_cli_test(run_labels_wrong_count 2 ARGS run --float-only --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy --labels ${M}/fmnist_test1000_labels.npy
+  REGEX "fmnist_test1000_labels\\.npy: error: --labels: expected 8 class ids, one per sample; the file holds uint8 \\[1000\\]")
+# labels8_class12.npy: eight ids, the last 12; the model has 10 classes.
+qrules_cli_test(run_labels_out_of_range 2 ARGS run --float-only --model ${M}/fmnist_mlp.onnx
+  --input ${M}/fmnist_mlp.input0.npy --labels ${D}/labels8_class12.npy
+  REGEX "labels8_class12\\.npy: error: --labels: class id 12 at index 7 is out of range: the model has 10 classes")
+
+# --- names people know --------------------------------------------------------------------------
+# fmnist_cnn's exporter folded BatchNorm into conv1, renaming its weight onnx::Conv_32; the module
+# map says the op is conv1 (a leaf Conv2d), so plan and report show conv1.weight beside it.
+qrules_cli_test(plan_known_names 0 ARGS plan rules/w8a8.qrules --model ${M}/fmnist_cnn.onnx
+  --modules ${M}/fmnist_cnn.modules.json REGEX "state  weight   conv1\\.weight \\(onnx::Conv_32\\)")
+qrules_cli_test(run_report_names_and_consumers 0 ARGS run rules/w8a8.qrules --model ${M}/fmnist_cnn.onnx
+  --modules ${M}/fmnist_cnn.modules.json --input ${M}/fmnist_cnn.input0.npy --calibrate-on-input --format json
+  REGEX "\"tensor\": \"onnx::Conv_32\",\n *\"name\": \"conv1\\.weight\",\n *\"consumers\": \\[\n *\"/conv1/Conv\"\n *\\]")
+# The q/k/v weights of attention are slices, not a parameter of self_attn: the ONNX name stays.
+qrules_cli_test(plan_sliced_weights_keep_onnx_name 0 ARGS plan examples/transformer_boundary.qrules
+  --model ${M}/zoo_encoder.onnx --modules ${M}/zoo_encoder.modules.json
+  REGEX "op /encoder/layers\\.0/self_attn/MatMul \\(linear\\)[^\n]*\n[^\n]*\n[^\n]*\n  state  weight   onnx::MatMul_[0-9]+ +int8")
+# On a Paddle2ONNX-style export without a module map, lint --model says how many weights the
+# preset reaches: all 5 (conv2d_0.w_0 ... linear_1.w_0).
+qrules_cli_test(lint_model_summary_foreign 0 ARGS lint rules/w8a8.qrules --model ${F}/paddle_like.onnx
+  REGEX "rules/w8a8\\.qrules on tests/data/foreign/paddle_like\\.onnx: [0-9]+ of [0-9]+ ops quantized: 5 of 5 weights")

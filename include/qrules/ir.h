@@ -217,6 +217,14 @@ class Model {
   // "output" for registered ops' output 0 (multi-output ops: "output" for every index), "" otherwise.
   std::string_view OutputName(const Op& op, size_t index) const;
 
+  // The name a PyTorch user knows a tensor by: for a state owned by a named module, the module's
+  // fqn and the state's local name ("layer4.1.conv2.weight", even when the ONNX initializer is
+  // "onnx::Conv_193"); otherwise the tensor's own name.
+  std::string KnownName(TensorId id) const;
+  // KnownName with the ONNX name beside it when they differ: "layer4.1.conv2.weight
+  // (onnx::Conv_193)"; just the name when they agree.
+  std::string NameForMessages(TensorId id) const;
+
   // Whether any module carries a type (plain ONNX without a module map has none).
   bool has_module_types() const;
 

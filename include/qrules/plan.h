@@ -162,6 +162,24 @@ PlanResult Resolve(std::shared_ptr<const CompiledRules> rules, std::shared_ptr<c
 // "tensor", "spec": null | {"dtype", "qscheme", "qformulation", "granularity": {"type", "axis",
 // "block_size"}, "qparams", "float_range", "scale_dtype"}, "source", "reason", "point"}]}],
 // "summary": {...}}.
+// What a plan quantizes, counted one way for every report (plan, run, lint --model).  An op is
+// quantized when one of its own tensors is fake-quantized by its decision (reason `quantized`
+// or `shared-observer`, or a state with a point): an op that only reads a producer's quantized
+// output (`shared-edge`) changes nothing it computes, and a Shape/Size op reads no values.
+// Weights are the float states that ops with a weight input (conv, conv_transpose, linear,
+// embedding: Op::weight_input) read there; a BatchNorm's scale is not one.
+struct PlanSummary {
+  size_t ops = 0;
+  size_t quantized_ops = 0;
+  size_t weights = 0;            // float weight tensors (each counted once, however many readers)
+  size_t quantized_weights = 0;  // of those, with a fake-quant point
+  size_t weight_points = 0;      // fake-quant points on states (weights, and any other state a rule names)
+  size_t activation_points = 0;  // fake-quant points on activations
+};
+PlanSummary Summarize(const Plan& plan);
+// "12 of 47 ops quantized: 9 of 9 weights and 14 activation points fake-quantized" (no newline).
+std::string RenderPlanSummary(const PlanSummary& s);
+
 std::string RenderPlanJson(const Plan& plan);
 std::string RenderPlanText(const Plan& plan);
 std::string SpecSummary(const QuantizationSpec& spec, bool is_state);  // "int8 symmetric per_channel(axis=0) static"

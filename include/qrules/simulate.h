@@ -63,7 +63,9 @@ struct ErrorStats {
 
 struct PointReport {
   int point = -1;
-  std::string tensor;        // tensor name
+  std::string tensor;        // tensor name (ONNX)
+  std::string name;          // the name PyTorch users know it by (Model::KnownName)
+  std::vector<std::string> consumers;  // the ops that read the fake-quantized value
   bool is_state = false;
   std::string spec;          // SpecSummary
   std::string source;        // file:line of the deciding entry ("" when none)
@@ -145,6 +147,10 @@ class Simulator {
   std::shared_ptr<const Plan> plan_;
   std::unique_ptr<Impl> impl_;
 };
+
+// Top-1 accuracy: the fraction of the rows of [N, C] float `logits` whose first largest value
+// is at the index `labels` (N integer class ids) gives.  nullopt when the shapes do not fit.
+std::optional<double> Top1Accuracy(const Tensor& logits, const Tensor& labels);
 
 std::string RenderReportText(const SimReport& report, size_t max_points = 20);
 std::string RenderReportJson(const SimReport& report);

@@ -146,6 +146,7 @@ int LintWithModel(const ParsedArgs& a, const SeverityOptions& sev, const std::st
   if (!m.ok()) {
     return ReportDiagnostics(std::move(all), sev, format, io, /*io_problem=*/true);
   }
+  std::string summaries;
   for (const std::string& path : a.positional) {
     CompileResult c = CompileFile(path);
     bool io_problem = false;
@@ -157,8 +158,14 @@ int LintWithModel(const ParsedArgs& a, const SeverityOptions& sev, const std::st
     if (!c.ok()) continue;
     PlanResult p = Resolve(c.rules, m.model);
     for (auto& d : p.diagnostics) all.push_back(std::move(d));
+    // What the rules do to this model, so that rules which quantize nothing cannot pass quietly.
+    if (p.plan && format == "text") {
+      summaries += fmt::format("{} on {}: {}\n", path, m.model->name(), RenderPlanSummary(Summarize(*p.plan)));
+    }
   }
-  return ReportDiagnostics(std::move(all), sev, format, io, false);
+  int rc = ReportDiagnostics(std::move(all), sev, format, io, false);
+  io.err << summaries;
+  return rc;
 }
 
 }  // namespace qrules::cli

@@ -3,9 +3,11 @@
 #include <ostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/args.h"
 #include "cli/common.h"
+#include "cli/data.h"
 #include "qrules/compile.h"
 #include "qrules/npy.h"
 #include "qrules/plan.h"
@@ -46,13 +48,65 @@ ProgressFn Progress(Io& io, std::string label) {
   };
 }
 
-std::optional<Tensor> LoadNpy(const std::string& path, Io& io) {
-  NpyResult r = ReadNpyFile(path);
+// The number of classes of output 0 when it is a [N, C] tensor with C known, else 0.
+int64_t Classes(const Model& model) {
+  if (model.outputs().empty()) return 0;
+  const Shape& s = model.tensor(model.outputs()[0]).shape;
+  return s.known && s.rank() == 2 && s.dims[1].size > 0 ? s.dims[1].size : 0;
+}
+
+int64_t Samples(const std::vector<Tensor>& inputs) {
+  return inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+}
+
+int WriteOutput(const std::string& path, const Tensor& t, Io& io) {
+  if (auto d = WriteNpyFile(path, t)) {
+    io.err << RenderText(std::span<const Diagnostic>(&*d, 1));
+    return 2;
+  }
+  return 0;
+}
+
+int RunFloatOnly(const ParsedArgs& a, int64_t batch_size, Io& io) {
+  ModelResult m = LoadModel(*a.Value("--model"), a.Value("--modules"));
+  io.err << RenderText(m.diagnostics);
+  if (!m.ok()) return 2;
+  auto inputs = LoadModelInputs(*m.model, "--input", a.All("--input"), io);
+  if (!inputs) return 2;
+  std::optional<Tensor> labels;
+  if (auto l = a.Value("--labels")) {
+    labels = LoadLabels(*l, Samples(*inputs), Classes(*m.model), io);
+    if (!labels) return 2;
+  }
+  ExecutorResult e = Executor::Create(m.model);
+  if (!e.ok()) {
+    io.err << RenderText(e.diagnostics);
+    return 1;
+  }
+  RunResult r = e.executor->RunBatched(*inputs, batch_size);
   if (!r.ok()) {
     io.err << RenderText(r.diagnostics);
-    return std::nullopt;
+    return 1;
   }
-  return std::move(r.tensor);
+  if (auto out = a.Value("--output"); out && !r.outputs.empty()) {
+    if (int rc = WriteOutput(*out, r.outputs[0], io)) return rc;
+  }
+  for (size_t i = 0; i < r.outputs.size(); ++i) {
+    const Tensor& t = r.outputs[i];
+    io.out << fmt::format("output '{}': shape [{}]\n", m.model->tensor(m.model->outputs()[i]).name, fmt::join(t.shape, ", "));
+  }
+  if (labels && !r.outputs.empty()) {
+    std::optional<double> acc = Top1Accuracy(r.outputs[0], *labels);
+    if (!acc) {
+      io.err << fmt::format("qrules run: error: --labels needs a [N, classes] float output 0; it is [{}]\n",
+                            fmt::join(r.outputs[0].shape, ", "));
+      return 2;
+    }
+    const int64_t n = r.outputs[0].shape[0];
+    io.out << fmt::format("accuracy: {:.2f}% ({} of {})\n", 100.0 * *acc,
+                          static_cast<int64_t>(std::llround(*acc * static_cast<double>(n))), n);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -60,12 +114,13 @@ std::optional<Tensor> LoadNpy(const std::string& path, Io& io) {
 int CmdRun(const Args& args, Io& io) {
   ParsedArgs a = ParseArgs(args, {"--model", "--modules", "--input", "--calibrate", "--calibration-batches",
                                   "--batch-size", "--labels", "--output", "--format"},
-                           {"--float-only"});
+                           {"--float-only", "--calibrate-on-input"});
   if (!a.error.empty()) return UsageError(io, "run", a.error);
   bool float_only = a.Flag("--float-only");
-  if (!a.Value("--model") || !a.Value("--input") || (a.positional.size() != 1 && !float_only) ||
+  if (!a.Value("--model") || a.All("--input").empty() || (a.positional.size() != 1 && !float_only) ||
       a.positional.size() > 1) {
-    return UsageError(io, "run", "expected RULES --model MODEL --input X.npy (or --float-only --model MODEL --input X.npy)");
+    return UsageError(io, "run", "expected RULES --model MODEL --input [NAME=]X.npy (or --float-only --model MODEL "
+                                 "--input [NAME=]X.npy)");
   }
   std::string format = a.Value("--format").value_or("text");
   if (format != "text" && format != "json") return UsageError(io, "run", "--format is text or json");
@@ -73,61 +128,16 @@ int CmdRun(const Args& args, Io& io) {
   auto batch_size = PositiveInt(a.Value("--batch-size"), 64, bad);
   auto calib_batches = PositiveInt(a.Value("--calibration-batches"), 8, bad);
   if (bad) return UsageError(io, "run", "--batch-size and --calibration-batches take positive integers");
-
-  auto input = LoadNpy(*a.Value("--input"), io);
-  if (!input) return 2;
-  std::optional<Tensor> labels;
-  if (auto l = a.Value("--labels")) {
-    labels = LoadNpy(*l, io);
-    if (!labels) return 2;
-    if (labels->is_float()) {
-      io.err << fmt::format("qrules run: error: {} holds float32 values; labels are integer class ids\n", *l);
-      return 2;
-    }
+  if (float_only) return RunFloatOnly(a, *batch_size, io);
+  // No silent data choices: calibrating on the data being evaluated flatters the result, so it
+  // takes a flag of its own.
+  const bool calibrate_on_input = a.Flag("--calibrate-on-input");
+  if (a.All("--calibrate").empty() && !calibrate_on_input) {
+    return UsageError(io, "run", "give calibration data with --calibrate [NAME=]C.npy, or --calibrate-on-input to "
+                                 "calibrate on the evaluation input");
   }
-  std::vector<Tensor> inputs{*input};
-
-  if (float_only) {
-    ModelResult m = LoadModel(*a.Value("--model"), a.Value("--modules"));
-    if (!m.ok()) {
-      io.err << RenderText(m.diagnostics);
-      return 2;
-    }
-    ExecutorResult e = Executor::Create(m.model);
-    if (!e.ok()) {
-      io.err << RenderText(e.diagnostics);
-      return 1;
-    }
-    RunResult r = e.executor->RunBatched(inputs, *batch_size);
-    if (!r.ok()) {
-      io.err << RenderText(r.diagnostics);
-      return 1;
-    }
-    if (auto out = a.Value("--output")) {
-      if (auto d = WriteNpyFile(*out, r.outputs.at(0))) {
-        io.err << RenderText(std::span<const Diagnostic>(&*d, 1));
-        return 2;
-      }
-    }
-    for (size_t i = 0; i < r.outputs.size(); ++i) {
-      const Tensor& t = r.outputs[i];
-      io.out << fmt::format("output '{}': shape [{}]\n", m.model->tensor(m.model->outputs()[i]).name, fmt::join(t.shape, ", "));
-    }
-    if (labels && !r.outputs.empty() && r.outputs[0].shape.size() == 2) {
-      const Tensor& t = r.outputs[0];
-      int64_t n = t.shape[0], c = t.shape[1], correct = 0;
-      if (static_cast<int64_t>(labels->i64.size()) != n) {
-        io.err << fmt::format("qrules run: error: {} labels for {} samples\n", labels->i64.size(), n);
-        return 2;
-      }
-      for (int64_t i = 0; i < n; ++i) {
-        auto b = t.f32.begin() + i * c;
-        correct += (std::max_element(b, b + c) - b) == labels->i64[static_cast<size_t>(i)];
-      }
-      io.out << fmt::format("accuracy: {:.2f}% ({} of {})\n", 100.0 * static_cast<double>(correct) / static_cast<double>(n),
-                            correct, n);
-    }
-    return 0;
+  if (!a.All("--calibrate").empty() && calibrate_on_input) {
+    return UsageError(io, "run", "--calibrate and --calibrate-on-input exclude each other");
   }
 
   std::shared_ptr<const CompiledRules> rules;
@@ -135,6 +145,16 @@ int CmdRun(const Args& args, Io& io) {
   std::vector<Diagnostic> diags;
   if (auto rc = PrepareRulesAndModel(a.positional[0], *a.Value("--model"), a.Value("--modules"), io, rules, model, diags)) {
     return *rc;
+  }
+  auto inputs = LoadModelInputs(*model, "--input", a.All("--input"), io);
+  if (!inputs) return 2;
+  std::optional<std::vector<Tensor>> calibration =
+      calibrate_on_input ? inputs : LoadModelInputs(*model, "--calibrate", a.All("--calibrate"), io);
+  if (!calibration) return 2;
+  std::optional<Tensor> labels;
+  if (auto l = a.Value("--labels")) {
+    labels = LoadLabels(*l, Samples(*inputs), Classes(*model), io);
+    if (!labels) return 2;
   }
   PlanResult p = Resolve(rules, model);
   diags.insert(diags.end(), p.diagnostics.begin(), p.diagnostics.end());
@@ -148,37 +168,24 @@ int CmdRun(const Args& args, Io& io) {
     io.err << RenderText(diags);
     return 1;
   }
-  std::optional<Tensor> calib;
-  if (auto c = a.Value("--calibrate")) {
-    calib = LoadNpy(*c, io);
-    if (!calib) return 2;
-  }
-  std::vector<Tensor> calib_inputs{calib ? *calib : *input};
-  auto cd = s.simulator->Calibrate(calib_inputs, *batch_size, *calib_batches, Progress(io, "calibrating"));
+  auto cd = s.simulator->Calibrate(*calibration, *batch_size, *calib_batches, Progress(io, "calibrating"));
   diags.insert(diags.end(), cd.begin(), cd.end());
   if (HasErrors(cd)) {
     io.err << RenderText(diags);
     return 1;
   }
-  SimReportResult rep = s.simulator->Evaluate(inputs, labels ? &*labels : nullptr, *batch_size, Progress(io, "evaluating"));
+  SimReportResult rep = s.simulator->Evaluate(*inputs, labels ? &*labels : nullptr, *batch_size, Progress(io, "evaluating"));
   diags.insert(diags.end(), rep.diagnostics.begin(), rep.diagnostics.end());
   io.err << RenderText(diags);
   if (!rep.ok()) return 1;
-  if (auto out = a.Value("--output")) {
-    if (auto d = WriteNpyFile(*out, rep.report->quantized_outputs.at(0))) {
-      io.err << RenderText(std::span<const Diagnostic>(&*d, 1));
-      return 2;
-    }
+  if (auto out = a.Value("--output"); out && !rep.report->quantized_outputs.empty()) {
+    if (int rc = WriteOutput(*out, rep.report->quantized_outputs[0], io)) return rc;
   }
   if (format == "json") {
     io.out << RenderReportJson(*rep.report);
   } else {
-    size_t quantized_ops = 0;
-    for (const OpPlan& op : p.plan->ops) {
-      quantized_ops += std::any_of(op.tensors.begin(), op.tensors.end(), [](const TensorPlan& t) { return t.point >= 0; });
-    }
-    io.out << fmt::format("plan: {} on {}: {} ops, {} with fake quantization, {} fake-quant points\n", a.positional[0],
-                          model->name(), p.plan->ops.size(), quantized_ops, p.plan->points.size());
+    io.out << fmt::format("plan: {} on {}: {}\n", a.positional[0], model->name(), RenderPlanSummary(Summarize(*p.plan)));
+    if (calibrate_on_input) io.out << "calibrated on the evaluation input (--calibrate-on-input)\n";
     io.out << RenderReportText(*rep.report);
   }
   return 0;

@@ -142,19 +142,43 @@ std::string_view Model::InputName(const Op& op, size_t index) const {
   return SlotName(FindOpType(op.type), index);
 }
 
-std::string_view Model::StateRole(const Op& op, size_t index) const {
-  // The names torch gives module parameters and buffers; the registry names those slots so.
+namespace {
+// The names torch gives module parameters and buffers; the registry names those slots so.
+bool IsParameterRole(std::string_view name) {
   static constexpr std::string_view kParameterRoles[] = {"weight",   "bias",      "running_mean", "running_var",
                                                          "weight_ih", "weight_hh", "bias_ih",      "bias_hh"};
+  return std::find(std::begin(kParameterRoles), std::end(kParameterRoles), name) != std::end(kParameterRoles);
+}
+}  // namespace
+
+std::string_view Model::StateRole(const Op& op, size_t index) const {
   std::string_view name = InputName(op, index);
-  return std::find(std::begin(kParameterRoles), std::end(kParameterRoles), name) != std::end(kParameterRoles)
-             ? name
-             : std::string_view();
+  return IsParameterRole(name) ? name : std::string_view();
 }
 
 std::string_view Model::OutputName(const Op& op, size_t index) const {
   if (FindOpType(op.type) == nullptr || index >= op.outputs.size()) return {};
   return "output";
+}
+
+std::string Model::KnownName(TensorId id) const {
+  const TensorInfo& t = tensor(id);
+  if (!t.is_state() || t.owner <= 0 || t.local_name.empty()) return t.name;
+  // A parameter of a leaf module (a Conv2d's weight after the exporter folded a BatchNorm into it)
+  // is that module's parameter.  Inside a module with children, or under a made-up local name
+  // (weight_1), the ONNX name is the honest one: MultiheadAttention's sliced q/k/v weights are
+  // not `self_attn.weight`.
+  const Module& owner = module(t.owner);
+  if (t.name != owner.name + "." + t.local_name && (!owner.children.empty() || !IsParameterRole(t.local_name))) {
+    return t.name;
+  }
+  return owner.name + "." + t.local_name;
+}
+
+std::string Model::NameForMessages(TensorId id) const {
+  std::string known = KnownName(id);
+  const std::string& onnx = tensor(id).name;
+  return known == onnx ? known : fmt::format("{} ({})", known, onnx);
 }
 
 bool Model::has_module_types() const {

@@ -1,6 +1,8 @@
 // NumPy .npy reading and writing (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 #include "qrules/npy.h"
 
+#include <climits>
+#include <cmath>
 #include <cstring>
 #include <fmt/format.h>
 #include <fstream>
@@ -13,10 +15,24 @@ namespace {
 constexpr int64_t kMaxElements = int64_t{1} << 40;
 
 struct Dtype {
-  ElementType type;
+  ElementType type;  // what the values are held as: float32, or an integer type widened to int64
   size_t bytes;
   char kind;  // 'f', 'i', 'u', 'b'
+  std::string_view name;  // NumPy's name, for messages
 };
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  float v;
+  if (exp == 0) {
+    v = std::ldexp(static_cast<float>(mant), -24);
+  } else if (exp == 31) {
+    v = mant ? NAN : INFINITY;
+  } else {
+    v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
+  }
+  return sign ? -v : v;
+}
 
 // Minimal parser for the header's Python dict literal.
 class HeaderParser {
@@ -159,16 +175,16 @@ NpyResult ReadNpyBytes(std::string_view bytes, std::string_view name) {
   }
   const std::string& descr = strings["descr"];
   static const std::map<std::string, Dtype, std::less<>> kDtypes = {
-      {"f4", {ElementType::kFloat32, 4, 'f'}}, {"f8", {ElementType::kFloat32, 8, 'f'}},
-      {"u1", {ElementType::kUint8, 1, 'u'}},   {"i1", {ElementType::kInt8, 1, 'i'}},
-      {"i4", {ElementType::kInt32, 4, 'i'}},   {"i8", {ElementType::kInt64, 8, 'i'}},
-      {"b1", {ElementType::kBool, 1, 'b'}}};
-  if (descr.size() != 3) {
-    return fail(fmt::format("dtype '{}' is not supported (expected <f4, <f8, |u1, |i1, <i4, <i8 or |b1)", descr));
-  }
-  auto it = kDtypes.find(descr.substr(1));
+      {"f2", {ElementType::kFloat32, 2, 'f', "float16"}}, {"f4", {ElementType::kFloat32, 4, 'f', "float32"}},
+      {"f8", {ElementType::kFloat32, 8, 'f', "float64"}}, {"i1", {ElementType::kInt8, 1, 'i', "int8"}},
+      {"i2", {ElementType::kInt64, 2, 'i', "int16"}},     {"i4", {ElementType::kInt32, 4, 'i', "int32"}},
+      {"i8", {ElementType::kInt64, 8, 'i', "int64"}},     {"u1", {ElementType::kUint8, 1, 'u', "uint8"}},
+      {"u2", {ElementType::kInt64, 2, 'u', "uint16"}},    {"u4", {ElementType::kInt64, 4, 'u', "uint32"}},
+      {"u8", {ElementType::kInt64, 8, 'u', "uint64"}},    {"b1", {ElementType::kBool, 1, 'b', "bool"}}};
+  constexpr std::string_view kReadable = "float16/32/64, int8/16/32/64, uint8/16/32/64 or bool";
+  auto it = descr.size() == 3 ? kDtypes.find(descr.substr(1)) : kDtypes.end();
   if (it == kDtypes.end()) {
-    return fail(fmt::format("dtype '{}' is not supported (expected <f4, <f8, |u1, |i1, <i4, <i8 or |b1)", descr));
+    return fail(fmt::format("dtype '{}' is not supported (expected {}, little-endian)", descr, kReadable));
   }
   const Dtype& dt = it->second;
   char order = descr[0];
@@ -199,26 +215,54 @@ NpyResult ReadNpyBytes(std::string_view bytes, std::string_view name) {
   t.shape = shape;
   const char* p = bytes.data() + data_start;
   auto n = static_cast<size_t>(numel);
+  NpyResult result;
+  result.dtype = std::string(dt.name);
   if (dt.kind == 'f') {
     t.f32.resize(n);
     if (dt.bytes == 4) {
       std::memcpy(t.f32.data(), p, n * 4);
+    } else if (dt.bytes == 2) {
+      for (size_t i = 0; i < n; ++i) t.f32[i] = HalfToFloat(Load<uint16_t>(p + 2 * i));  // exact
     } else {
-      for (size_t i = 0; i < n; ++i) t.f32[i] = static_cast<float>(Load<double>(p + 8 * i));
+      size_t inexact = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const double v = Load<double>(p + 8 * i);
+        t.f32[i] = static_cast<float>(v);
+        inexact += static_cast<double>(t.f32[i]) != v && v == v;
+      }
+      DiagLocation loc;
+      loc.file = std::string(name);
+      result.diagnostics.push_back(MakeDiagnostic(
+          DiagCode::kDataConverted, loc,
+          inexact == 0 ? "float64 values read as float32 (every value is exact in float32)"
+                       : fmt::format("float64 values rounded to float32 ({} of {} changed)", inexact, n)));
     }
   } else {
     t.i64.resize(n);
     for (size_t i = 0; i < n; ++i) {
-      switch (dt.type) {
-        case ElementType::kUint8: t.i64[i] = static_cast<uint8_t>(p[i]); break;
-        case ElementType::kInt8: t.i64[i] = static_cast<int8_t>(p[i]); break;
-        case ElementType::kBool: t.i64[i] = p[i] != 0; break;
-        case ElementType::kInt32: t.i64[i] = Load<int32_t>(p + 4 * i); break;
-        default: t.i64[i] = Load<int64_t>(p + 8 * i); break;
+      const char* e = p + dt.bytes * i;
+      switch (dt.kind == 'b' ? 0 : static_cast<int>(dt.bytes) * (dt.kind == 'u' ? -1 : 1)) {
+        case 0: t.i64[i] = *e != 0; break;
+        case 1: t.i64[i] = static_cast<int8_t>(*e); break;
+        case 2: t.i64[i] = Load<int16_t>(e); break;
+        case 4: t.i64[i] = Load<int32_t>(e); break;
+        case 8: t.i64[i] = Load<int64_t>(e); break;
+        case -1: t.i64[i] = static_cast<uint8_t>(*e); break;
+        case -2: t.i64[i] = Load<uint16_t>(e); break;
+        case -4: t.i64[i] = Load<uint32_t>(e); break;
+        default: {
+          const uint64_t v = Load<uint64_t>(e);
+          if (v > static_cast<uint64_t>(INT64_MAX)) {
+            return fail(fmt::format("uint64 value {} at index {} is out of range: qrules holds integer data as int64",
+                                    v, i));
+          }
+          t.i64[i] = static_cast<int64_t>(v);
+        }
       }
     }
   }
-  return NpyResult{std::move(t), {}};
+  result.tensor = std::move(t);
+  return result;
 }
 
 NpyResult ReadNpyFile(const std::string& path) {
@@ -231,6 +275,42 @@ NpyResult ReadNpyFile(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ReadNpyBytes(ss.str(), path);
+}
+
+std::optional<std::string> ConformToInput(Tensor& t, std::string_view file_dtype, const TensorInfo& input) {
+  auto mismatch = [&](std::string_view why) {
+    return fmt::format("the model input '{}' is {} {}; the file holds {} [{}]{}", input.name, input.dtype_name,
+                       input.shape.ToString(), file_dtype, fmt::join(t.shape, ", "), why);
+  };
+  if (input.shape.known) {
+    bool same = input.shape.rank() == t.shape.size();
+    for (size_t i = 0; same && i < t.shape.size(); ++i) {
+      const Dim& d = input.shape.dims[i];
+      same = d.size < 0 || d.size == t.shape[i];
+    }
+    if (!same) return mismatch("");
+  }
+  if (!input.dtype) return std::nullopt;  // a type qrules does not run; the executor says so
+  if (IsFloat(*input.dtype)) {
+    if (t.is_float()) return std::nullopt;
+    constexpr int64_t kExact = int64_t{1} << 24;
+    for (size_t i = 0; i < t.i64.size(); ++i) {
+      if (t.i64[i] > kExact || t.i64[i] < -kExact) {
+        return mismatch(fmt::format(": its value {} at index {} is not exact in float32", t.i64[i], i));
+      }
+    }
+    std::vector<float> f(t.i64.begin(), t.i64.end());
+    t = Tensor::Float(std::move(t.shape), std::move(f));
+    return std::nullopt;
+  }
+  if (t.is_float()) return mismatch(": give integer data (which integer a float stands for is a guess)");
+  if (*input.dtype == ElementType::kBool) {
+    for (size_t i = 0; i < t.i64.size(); ++i) {
+      if (t.i64[i] != 0 && t.i64[i] != 1) return mismatch(fmt::format(": its value {} at index {} is not 0 or 1", t.i64[i], i));
+    }
+  }
+  t.type = *input.dtype;
+  return std::nullopt;
 }
 
 std::string WriteNpyBytes(const Tensor& tensor) {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <queue>
@@ -100,6 +101,8 @@ class Importer {
   TensorSpec SpecFor(const std::string& name) const;
   std::string ModuleOf(const onnx::NodeProto& node, const std::string& op_name);
   void MapOp(const onnx::NodeProto& node, OpSpec* op);
+  bool CheckModuleMapAgainst(const onnx::GraphProto& graph, const std::unordered_set<int>& constant_nodes);
+  void ReportDuplicateNodeNames(const onnx::GraphProto& graph);
   bool FoldWeightChains(const onnx::GraphProto& graph, std::vector<TensorSpec>& states,
                         std::unordered_set<int>& folded_nodes, std::unordered_set<std::string>& dropped);
   std::optional<Attribute> ConvertAttribute(const onnx::AttributeProto& a, const std::string& node);
@@ -482,6 +485,72 @@ void Importer::MapOp(const onnx::NodeProto& node, OpSpec* op) {
   }
 }
 
+// A module map must be the map of this export: every node it names exists, and together with the
+// exporter's scoped node names it attributes at least half of the model's nodes to modules.  A
+// map of another export would otherwise silently leave every op in the root module, where
+// module rules never reach it.
+bool Importer::CheckModuleMapAgainst(const onnx::GraphProto& graph, const std::unordered_set<int>& constant_nodes) {
+  if (options_.module_map_path.empty() && !options_.module_map_json) return true;
+  const std::string map_name = options_.module_map_path.empty() ? "<module map>" : options_.module_map_path;
+  auto fail = [&](std::string message) {
+    DiagLocation loc;
+    loc.file = map_name;
+    diagnostics_.push_back(MakeDiagnostic(DiagCode::kModuleMapInvalid, loc, std::move(message)));
+    return false;
+  };
+  auto examples = [](const std::vector<std::string>& names) {
+    std::vector<std::string> quoted;
+    for (size_t i = 0; i < names.size() && i < 3; ++i) quoted.push_back("'" + names[i] + "'");
+    return fmt::format("{}{}", fmt::join(quoted, ", "), names.size() > 3 ? ", ..." : "");
+  };
+  std::unordered_set<std::string> node_names;
+  for (const auto& node : graph.node()) node_names.insert(node.name());
+  std::vector<std::string> unknown;
+  for (const auto& [node, fqn] : map_nodes_) {
+    if (!node_names.count(node)) unknown.push_back(node);
+  }
+  std::sort(unknown.begin(), unknown.end());
+  if (!unknown.empty()) {
+    return fail(fmt::format("the module map names {} of its {} nodes that model '{}' does not have ({}): is it the map "
+                            "of another export?",
+                            unknown.size(), map_nodes_.size(), name_, examples(unknown)));
+  }
+  if (!have_map_modules_) return true;
+  size_t nodes = 0;
+  std::vector<std::string> unattributed;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    if (constant_nodes.count(i)) continue;
+    const onnx::NodeProto& node = graph.node(i);
+    ++nodes;
+    const bool mapped = map_nodes_.count(node.name()) > 0;
+    if (!mapped && ModuleOf(node, node.name()).empty()) unattributed.push_back(node.name().empty() ? "(unnamed)" : node.name());
+  }
+  if (nodes > 0 && 2 * unattributed.size() > nodes) {
+    return fail(fmt::format("the module map attributes only {} of the {} nodes of model '{}' to a module; {} are left "
+                            "in no module ({}): is it the map of another export?",
+                            nodes - unattributed.size(), nodes, name_, unattributed.size(), examples(unattributed)));
+  }
+  return true;
+}
+
+// Node names are how op_name rules and `explain --op` find an op; two nodes with one name make
+// both ambiguous (the importer renames the later ones, which the user never wrote).
+void Importer::ReportDuplicateNodeNames(const onnx::GraphProto& graph) {
+  std::unordered_map<std::string, int> count;
+  std::vector<std::string> order;
+  for (const auto& node : graph.node()) {
+    if (!node.name().empty() && count[node.name()]++ == 1) order.push_back(node.name());
+  }
+  for (const std::string& n : order) {
+    DiagLocation loc;
+    loc.file = name_;
+    diagnostics_.push_back(MakeDiagnostic(
+        DiagCode::kDuplicateNodeName, loc,
+        fmt::format("{} nodes are named '{}': op_name rules and explain --op see them as '{}', '{}_0', ...",
+                    count[n], n, n, n)));
+  }
+}
+
 // Constant chains into states (ir/constant_fold.h).  Nodes are in topological order in a valid
 // ONNX graph, so one pass folds every chain; a few more passes cover files that are not sorted,
 // bounded so that a hostile order cannot make this quadratic.  A state that only fed folded nodes
@@ -775,6 +844,8 @@ ImportResult Importer::Run(std::string_view bytes) {
     builder_.AddOp(std::move(op));
   }
   for (const auto& out : graph.output()) builder_.AddOutput(out.name());
+  if (!CheckModuleMapAgainst(graph, constant_nodes)) return {nullptr, std::move(diagnostics_)};
+  ReportDuplicateNodeNames(graph);
 
   ImportResult r = std::move(builder_).Build();
   diagnostics_.insert(diagnostics_.end(), r.diagnostics.begin(), r.diagnostics.end());

@@ -68,10 +68,43 @@ std::string SpecSummary(const QuantizationSpec& s, bool is_state) {
   return out;
 }
 
+PlanSummary Summarize(const Plan& plan) {
+  const Model& m = *plan.model;
+  PlanSummary s;
+  s.ops = plan.ops.size();
+  for (const FakeQuantPoint& p : plan.points) (p.is_state ? s.weight_points : s.activation_points) += 1;
+  std::vector<bool> weight(m.tensors().size(), false), quantized_weight(m.tensors().size(), false);
+  for (const OpPlan& p : plan.ops) {
+    const Op& op = m.op(p.op);
+    bool quantizes = false;
+    for (const TensorPlan& tp : p.tensors) {
+      if (tp.point < 0) continue;
+      quantizes |= tp.role == TensorRole::kState || tp.reason == Reason::kQuantized ||
+                   tp.reason == Reason::kSharedObserver;
+    }
+    const bool reads_values = op.onnx_type != "Shape" && op.onnx_type != "Size";
+    s.quantized_ops += quantizes && reads_values;
+    const TensorId t = op.weight_input >= 0 ? op.input(static_cast<size_t>(op.weight_input)) : kNoTensor;
+    if (t != kNoTensor && m.tensor(t).is_state() && m.tensor(t).is_float()) {
+      weight[static_cast<size_t>(t)] = true;
+      quantized_weight[static_cast<size_t>(t)] =
+          quantized_weight[static_cast<size_t>(t)] || plan.state_points[static_cast<size_t>(t)] >= 0;
+    }
+  }
+  s.weights = static_cast<size_t>(std::count(weight.begin(), weight.end(), true));
+  s.quantized_weights = static_cast<size_t>(std::count(quantized_weight.begin(), quantized_weight.end(), true));
+  return s;
+}
+
+std::string RenderPlanSummary(const PlanSummary& s) {
+  return fmt::format("{} of {} ops quantized: {} of {} weights and {} activation point{} fake-quantized",
+                     s.quantized_ops, s.ops, s.quantized_weights, s.weights, s.activation_points,
+                     s.activation_points == 1 ? "" : "s");
+}
+
 std::string RenderPlanJson(const Plan& plan) {
   const Model& m = *plan.model;
   J ops = J::array();
-  size_t quantized_ops = 0;
   for (const OpPlan& p : plan.ops) {
     const Op& op = m.op(p.op);
     J j;
@@ -85,16 +118,15 @@ std::string RenderPlanJson(const Plan& plan) {
                    {"source", FileLine(p.config_origin.where).empty() ? J(nullptr) : J(FileLine(p.config_origin.where))},
                    {"rule", p.config_origin.description}};
     J tensors = J::array();
-    bool any = false;
     for (const TensorPlan& tp : p.tensors) {
       J t;
       t["role"] = std::string(TensorRoleName(tp.role));
       t["key"] = tp.key.kind == TensorKey::Kind::kIndex ? J(tp.key.index) : J(tp.key.ToString());
       t["tensor"] = m.tensor(tp.tensor).name;
+      t["name"] = m.KnownName(tp.tensor);
       if (tp.point >= 0) {
         const FakeQuantPoint& pt = plan.points[static_cast<size_t>(tp.point)];
         t["spec"] = SpecJson(pt.spec, pt.is_state);
-        any = true;
       } else {
         t["spec"] = nullptr;
       }
@@ -104,7 +136,6 @@ std::string RenderPlanJson(const Plan& plan) {
       t["point"] = tp.point >= 0 ? J(tp.point) : J(nullptr);
       tensors.push_back(std::move(t));
     }
-    quantized_ops += any;
     j["tensors"] = std::move(tensors);
     ops.push_back(std::move(j));
   }
@@ -112,7 +143,14 @@ std::string RenderPlanJson(const Plan& plan) {
   root["qrules_plan"] = 1;
   root["model"] = m.name();
   root["rules"] = plan.rules && !plan.rules->sources.empty() ? plan.rules->sources.front()->name() : "";
-  root["summary"] = {{"ops", plan.ops.size()}, {"quantized_ops", quantized_ops}, {"fake_quant_points", plan.points.size()}};
+  const PlanSummary sum = Summarize(plan);
+  root["summary"] = {{"ops", sum.ops},
+                     {"quantized_ops", sum.quantized_ops},
+                     {"fake_quant_points", plan.points.size()},
+                     {"weight_points", sum.weight_points},
+                     {"activation_points", sum.activation_points},
+                     {"weights", sum.weights},
+                     {"quantized_weights", sum.quantized_weights}};
   root["ops"] = std::move(ops);
   return root.dump(2) + "\n";
 }
@@ -120,30 +158,25 @@ std::string RenderPlanJson(const Plan& plan) {
 std::string RenderPlanText(const Plan& plan) {
   const Model& m = *plan.model;
   std::string out;
-  size_t quantized_ops = 0;
   for (const OpPlan& p : plan.ops) {
     const Op& op = m.op(p.op);
     out += fmt::format("op {} ({}) in '{}'", op.name, op.type, m.module(op.module).name);
     if (!p.pattern.empty()) out += fmt::format(" pattern {}", p.pattern);
     if (p.fused_into != kNoOp) out += fmt::format(" fused into {}", m.op(p.fused_into).name);
     out += fmt::format("\n  config: {}\n", p.config_origin.description);
-    bool any = false;
     for (const TensorPlan& tp : p.tensors) {
       std::string spec = "float";
       if (tp.point >= 0) {
         const FakeQuantPoint& pt = plan.points[static_cast<size_t>(tp.point)];
         spec = SpecSummary(pt.spec, pt.is_state);
-        any = true;
       }
       const Origin* o = DecidingOrigin(plan, tp);
       std::string src = o && !FileLine(o->where).empty() ? FileLine(o->where) : "-";
       out += fmt::format("  {:<6} {:<8} {:<28} {:<50} {} [{}]\n", TensorRoleName(tp.role), tp.key.ToString(),
-                         m.tensor(tp.tensor).name, spec, src, ReasonName(tp.reason));
+                         m.NameForMessages(tp.tensor), spec, src, ReasonName(tp.reason));
     }
-    quantized_ops += any;
   }
-  out += fmt::format("summary: {} ops, {} with fake quantization, {} fake-quant points\n", plan.ops.size(), quantized_ops,
-                     plan.points.size());
+  out += fmt::format("summary: {}; {} fake-quant points\n", RenderPlanSummary(Summarize(plan)), plan.points.size());
   return out;
 }
 

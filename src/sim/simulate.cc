@@ -120,6 +120,22 @@ std::optional<int64_t> BatchCount(std::span<const Tensor> inputs, std::vector<Di
 
 }  // namespace
 
+namespace {
+// The ops that read point `id`'s value: those whose plan has it on an input or state.
+std::vector<std::string> PointConsumers(const Plan& plan, int id) {
+  std::vector<std::string> out;
+  for (const OpPlan& op : plan.ops) {
+    for (const TensorPlan& tp : op.tensors) {
+      if (tp.point == id && tp.role != TensorRole::kOutput) {
+        out.push_back(plan.model->op(op.op).name);
+        break;
+      }
+    }
+  }
+  return out;
+}
+}  // namespace
+
 struct Simulator::Impl {
   std::unique_ptr<Executor> quant;  // with hooks and fake-quantized weights
   std::unique_ptr<Executor> fp;     // the float model
@@ -401,24 +417,19 @@ SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor
       out.sqnr_db = acc.SqnrDb();
       out.max_abs_error = acc.max_abs;
       if (a.shape.size() == 2 && a.shape[0] > 0 && a.shape[1] > 0) {
-        int64_t n = a.shape[0], c = a.shape[1], agree = 0, correct_f = 0, correct_q = 0;
-        bool have_labels = labels && !labels->is_float() && static_cast<int64_t>(labels->i64.size()) == n;
+        const int64_t n = a.shape[0];
+        // Agreement: the float run's argmax as the labels of the quantized run.
+        Tensor float_top1 = Tensor::Int64({n}, std::vector<int64_t>(static_cast<size_t>(n)));
         for (int64_t i = 0; i < n; ++i) {
-          auto arg = [&](const Tensor& t) {
-            return std::max_element(t.f32.begin() + i * c, t.f32.begin() + (i + 1) * c) - (t.f32.begin() + i * c);
-          };
-          int64_t fa = arg(a), qa = arg(b);
-          agree += fa == qa;
-          if (have_labels) {
-            correct_f += fa == labels->i64[static_cast<size_t>(i)];
-            correct_q += qa == labels->i64[static_cast<size_t>(i)];
-          }
+          auto row = a.f32.begin() + i * a.shape[1];
+          float_top1.i64[static_cast<size_t>(i)] = std::max_element(row, row + a.shape[1]) - row;
         }
-        out.top1_agreement = static_cast<double>(agree) / static_cast<double>(n);
-        if (have_labels && o == 0) {
-          rep.float_accuracy = static_cast<double>(correct_f) / static_cast<double>(n);
-          rep.quantized_accuracy = static_cast<double>(correct_q) / static_cast<double>(n);
-        } else if (labels && o == 0 && !have_labels) {
+        out.top1_agreement = Top1Accuracy(b, float_top1);
+        const std::optional<double> float_accuracy = labels ? Top1Accuracy(a, *labels) : std::nullopt;
+        if (float_accuracy && o == 0) {
+          rep.float_accuracy = float_accuracy;
+          rep.quantized_accuracy = Top1Accuracy(b, *labels);
+        } else if (labels && o == 0) {
           result.diagnostics.push_back(MakeDiagnostic(
               DiagCode::kDataInvalid, {},
               fmt::format("labels must be {} integer class ids (one per sample); got {} {} values", n,
@@ -434,6 +445,8 @@ SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor
     PointReport pr;
     pr.point = fp.id;
     pr.tensor = model.tensor(fp.tensor).name;
+    pr.name = model.KnownName(fp.tensor);
+    pr.consumers = PointConsumers(*plan_, fp.id);
     pr.is_state = fp.is_state;
     pr.spec = SpecSummary(fp.spec, fp.is_state);
     pr.source = fp.origin.where.FileLine();
@@ -476,6 +489,21 @@ std::string Db(double v) {
 }
 }  // namespace
 
+
+std::optional<double> Top1Accuracy(const Tensor& logits, const Tensor& labels) {
+  if (!logits.is_float() || logits.shape.size() != 2 || logits.shape[0] <= 0 || logits.shape[1] <= 0 ||
+      labels.is_float() || static_cast<int64_t>(labels.i64.size()) != logits.shape[0]) {
+    return std::nullopt;
+  }
+  const int64_t n = logits.shape[0], c = logits.shape[1];
+  int64_t correct = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    auto row = logits.f32.begin() + i * c;
+    correct += std::max_element(row, row + c) - row == labels.i64[static_cast<size_t>(i)];
+  }
+  return static_cast<double>(correct) / static_cast<double>(n);
+}
+
 std::string RenderReportText(const SimReport& r, size_t max_points) {
   std::string out = fmt::format("evaluated {} samples (calibrated on {})\n", r.samples, r.calibration_samples);
   for (const OutputReport& o : r.outputs) {
@@ -491,8 +519,9 @@ std::string RenderReportText(const SimReport& r, size_t max_points) {
   out += fmt::format("  {:>8}  {:<6} {:<32} {:<44} {}\n", "SQNR dB", "kind", "tensor", "spec", "rule");
   for (size_t i = 0; i < r.points.size() && i < max_points; ++i) {
     const PointReport& p = r.points[i];
+    const std::string tensor = p.name.empty() || p.name == p.tensor ? p.tensor : fmt::format("{} ({})", p.name, p.tensor);
     out += fmt::format("  {:>8}  {:<6} {:<32} {:<44} {}{}\n", p.disabled ? "off" : Db(p.sqnr_db),
-                       p.is_state ? "weight" : "act", p.tensor, p.spec, p.source.empty() ? "(default)" : p.source,
+                       p.is_state ? "weight" : "act", tensor, p.spec, p.source.empty() ? "(default)" : p.source,
                        p.disabled ? " (disabled at run time)" : "");
   }
   if (r.points.size() > max_points) out += fmt::format("  ... {} more\n", r.points.size() - max_points);
@@ -521,6 +550,8 @@ std::string RenderReportJson(const SimReport& r) {
   for (const PointReport& p : r.points) {
     pts.push_back({{"point", p.point},
                    {"tensor", p.tensor},
+                   {"name", p.name},
+                   {"consumers", p.consumers},
                    {"kind", p.is_state ? "weight" : "activation"},
                    {"spec", p.spec},
                    {"sqnr_db", num(p.sqnr_db)},

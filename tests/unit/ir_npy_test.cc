@@ -97,7 +97,8 @@ TEST_CASE("malformed .npy files are data-invalid with a clear message", "[ir][np
   CHECK(Message(Npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", four)) ==
         "dtype '>f4' is big-endian; expected little-endian ('<')");
   CHECK(Message(Npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", four)) ==
-        "dtype '<c8' is not supported (expected <f4, <f8, |u1, |i1, <i4, <i8 or |b1)");
+        "dtype '<c8' is not supported (expected float16/32/64, int8/16/32/64, uint8/16/32/64 or bool, "
+            "little-endian)");
   CHECK(Message(Npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", four)) ==
         "truncated data: shape (2, 3) of <f4 needs 24 bytes, the file has 16");
   CHECK(Message(Npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", four)) ==
@@ -114,4 +115,100 @@ TEST_CASE("malformed .npy files are data-invalid with a clear message", "[ir][np
   NpyResult missing = ReadNpyFile("/nonexistent/x.npy");
   REQUIRE(missing.diagnostics.size() == 1);
   CHECK(missing.diagnostics[0].id() == "io-error");
+}
+
+namespace {
+template <typename T>
+std::string Bytes(std::initializer_list<T> values) {
+  std::string out;
+  for (T v : values) out.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  return out;
+}
+std::string Header(const char* descr, int n) {
+  return std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" + std::to_string(n) + ",), }";
+}
+}  // namespace
+
+TEST_CASE("float16, float64 and the wider integer dtypes are read exactly or with a note", "[ir][npy]") {
+  // float16 bit patterns (IEEE binary16): 1.0, -2.0, the smallest subnormal 2^-24, 65504, -inf.
+  NpyResult h = ReadNpyBytes(Npy(Header("<f2", 5), Bytes<uint16_t>({0x3C00, 0xC000, 0x0001, 0x7BFF, 0xFC00})), "h.npy");
+  REQUIRE(h.ok());
+  CHECK(h.dtype == "float16");
+  REQUIRE(h.tensor->is_float());
+  CHECK(h.tensor->f32 == std::vector<float>{1.0f, -2.0f, 0x1p-24f, 65504.0f, -INFINITY});
+  CHECK(h.diagnostics.empty());
+  // float64: 0.5 is exact in float32, 0.1 and 1 + 2^-30 are not: two of three change, a note says so.
+  NpyResult d = ReadNpyBytes(Npy(Header("<f8", 3), Bytes<double>({0.5, 0.1, 1.0 + 0x1p-30})), "d.npy");
+  REQUIRE(d.ok());
+  CHECK(d.tensor->f32 == std::vector<float>{0.5f, 0.1f, 1.0f});
+  REQUIRE(d.diagnostics.size() == 1);
+  CHECK(d.diagnostics[0].severity == Severity::kNote);
+  CHECK(d.diagnostics[0].id() == "data-converted");
+  CHECK(d.diagnostics[0].message == "float64 values rounded to float32 (2 of 3 changed)");
+  // Integers are widened to int64 with their sign (or its absence) kept.
+  struct Case {
+    const char* descr;
+    std::string data;
+    std::vector<int64_t> values;
+  };
+  const Case cases[] = {
+      {"<i2", Bytes<int16_t>({-32768, 32767}), {-32768, 32767}},
+      {"<u2", Bytes<uint16_t>({0, 65535}), {0, 65535}},
+      {"<u4", Bytes<uint32_t>({0, 4294967295u}), {0, 4294967295}},
+      {"<u8", Bytes<uint64_t>({7, 9223372036854775807ull}), {7, INT64_MAX}},
+      {"|i1", Bytes<int8_t>({-128, 127}), {-128, 127}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.descr);
+    NpyResult r = ReadNpyBytes(Npy(Header(c.descr, 2), c.data), "i.npy");
+    REQUIRE(r.ok());
+    CHECK(r.tensor->i64 == c.values);
+  }
+  // A uint64 beyond int64 is refused with its value and place.
+  CHECK(Message(Npy(Header("<u8", 2), Bytes<uint64_t>({1, 9223372036854775808ull}))) ==
+        "uint64 value 9223372036854775808 at index 1 is out of range: qrules holds integer data as int64");
+}
+
+TEST_CASE("ConformToInput converts exactly what a model input takes, and says why not", "[ir][npy]") {
+  TensorInfo ids;
+  ids.name = "input_ids";
+  ids.dtype = ElementType::kInt64;
+  ids.dtype_name = "int64";
+  ids.shape = Shape{Dim::Symbol("N"), {6}};
+  TensorInfo feats = ids;
+  feats.name = "features";
+  feats.dtype = ElementType::kFloat32;
+  feats.dtype_name = "float32";
+  feats.shape = Shape{Dim::Symbol("N"), {2}};
+  TensorInfo mask = ids;
+  mask.name = "mask";
+  mask.dtype = ElementType::kBool;
+  mask.dtype_name = "bool";
+  // int32 ids into an int64 input: passed through.
+  Tensor t = Tensor::Int64({1, 6}, {1, 2, 3, 4, 5, 6});
+  t.type = ElementType::kInt32;
+  CHECK_FALSE(ConformToInput(t, "int32", ids));
+  CHECK(t.type == ElementType::kInt64);
+  // uint8 values into a float input: exact.
+  Tensor u = Tensor::Int64({2, 2}, {0, 255, 7, 16777216});
+  CHECK_FALSE(ConformToInput(u, "uint8", feats));
+  REQUIRE(u.is_float());
+  CHECK(u.f32 == std::vector<float>{0, 255, 7, 16777216});
+  // 2^24 + 1 is not exact in float32.
+  Tensor big = Tensor::Int64({1, 2}, {1, 16777217});
+  CHECK(ConformToInput(big, "int64", feats) ==
+        "the model input 'features' is float32 [N, 2]; the file holds int64 [1, 2]: its value 16777217 at index 1 is "
+        "not exact in float32");
+  // Floats into an integer input: refused.
+  Tensor f = Tensor::Float({1, 6}, {1, 2, 3, 4, 5, 6});
+  CHECK(ConformToInput(f, "float32", ids) ==
+        "the model input 'input_ids' is int64 [N, 6]; the file holds float32 [1, 6]: give integer data (which "
+        "integer a float stands for is a guess)");
+  // A fixed dimension that differs.
+  Tensor wide = Tensor::Int64({1, 7}, {1, 2, 3, 4, 5, 6, 7});
+  CHECK(ConformToInput(wide, "int64", ids) == "the model input 'input_ids' is int64 [N, 6]; the file holds int64 [1, 7]");
+  // A bool input takes 0 and 1 only.
+  Tensor m = Tensor::Int64({1, 6}, {0, 1, 1, 0, 1, 2});
+  CHECK(ConformToInput(m, "int64", mask) ==
+        "the model input 'mask' is bool [N, 6]; the file holds int64 [1, 6]: its value 2 at index 5 is not 0 or 1");
 }

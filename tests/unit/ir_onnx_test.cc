@@ -242,8 +242,9 @@ TEST_CASE("op mapping, transposed linear weights, constants and nested scopes", 
 
 TEST_CASE("the module map decides attribution and rejects malformed maps", "[ir][onnx]") {
   ImportOptions options;
+  // Three of the six nodes attributed: the least a map may cover (half).
   options.module_map_json = R"({"modules": {"": "a.Net", "body": "a.Body", "body.fc": "torch.nn.Linear"},
-                                "nodes": {"/fc1/Gemm": "body.fc"}})";
+                                "nodes": {"/fc1/Gemm": "body.fc", "/flatten/Flatten": "body", "/relu1/Relu": "body"}})";
   ImportResult r = ImportOnnxFile(ModelPath("fmnist_mlp.onnx"), options);
   INFO(RenderText(r.diagnostics));
   REQUIRE(r.ok());
@@ -268,6 +269,15 @@ TEST_CASE("the module map decides attribution and rejects malformed maps", "[ir]
   CHECK(bad(R"({"modules": {"fc1": "x.Y"}, "nodes": {"/fc1/Gemm": "fc9"}})") ==
         "node \"/fc1/Gemm\" is attributed to module \"fc9\", which \"modules\" does not list");
   CHECK(bad(R"({"modules": {"a..b": "x.Y"}})") == "\"a..b\" is not a module name");
+  // The map of another export: nodes this model does not have, or too few of its nodes covered.
+  CHECK(bad(R"({"modules": {"": "a.Net", "fc": "x.Y"}, "nodes": {"/fc1/Gemm": "fc", "/conv9/Conv": "fc",
+                "/a/Relu": "fc", "/b/Relu": "fc", "/c/Relu": ""}})") ==
+        "the module map names 4 of its 5 nodes that model '" + ModelPath("fmnist_mlp.onnx") +
+            "' does not have ('/a/Relu', '/b/Relu', '/c/Relu', ...): is it the map of another export?");
+  CHECK(bad(R"({"modules": {"": "a.Net", "x": "x.Y"}, "nodes": {"/fc1/Gemm": "x"}})") ==
+        "the module map attributes only 1 of the 6 nodes of model '" + ModelPath("fmnist_mlp.onnx") +
+            "' to a module; 5 are left in no module ('/flatten/Flatten', '/relu1/Relu', '/fc2/Gemm', ...): is it the "
+            "map of another export?");
 
   ImportOptions missing;
   missing.module_map_path = ModelPath("does-not-exist.json");
@@ -352,4 +362,17 @@ TEST_CASE("the summary lists modules, ops and state owners", "[ir][onnx]") {
   CHECK(s.find("/conv1/Conv") != std::string::npos);
   CHECK(s.find("state onnx::Conv_32  [owner conv1, local weight]  float32[16, 1, 3, 3]") != std::string::npos);
   CHECK(s.find("[activation]") != std::string::npos);
+}
+
+TEST_CASE("two nodes with one name import, with a duplicate-node-name warning", "[ir][onnx]") {
+  ImportResult r = ImportOnnxFile(ModelPath("duplicate_names.onnx"));
+  REQUIRE(r.ok());
+  REQUIRE(r.diagnostics.size() == 1);
+  CHECK(r.diagnostics[0].id() == "duplicate-node-name");
+  CHECK(r.diagnostics[0].severity == Severity::kWarning);
+  CHECK(r.diagnostics[0].message ==
+        "2 nodes are named 'act': op_name rules and explain --op see them as 'act', 'act_0', ...");
+  // The second is renamed, as the message says.
+  CHECK(r.model->FindOp("act") != nullptr);
+  CHECK(r.model->FindOp("act_0") != nullptr);
 }

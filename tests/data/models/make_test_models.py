@@ -71,4 +71,7 @@ save(tiny([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [bad], "ab
 short = init("w", (4, 4))
 short.raw_data = short.raw_data[:10]
 save(tiny([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [short], "short"), "short_data.onnx")
+# 3. Two nodes with one name (op_name rules and explain --op become ambiguous).
+save(tiny([helper.make_node("Relu", ["x"], ["a"], name="act"),
+           helper.make_node("Relu", ["a"], ["y"], name="act")], [], "duplicate_names"), "duplicate_names.onnx")
 print("ok")
