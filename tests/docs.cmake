@@ -6,7 +6,7 @@
 
 if(NOT CMAKE_SCRIPT_MODE_FILE)
   qrules_add_test(docs_tests ${CMAKE_CURRENT_LIST_DIR}/unit/docs_test.cc)
-  target_link_libraries(docs_tests PRIVATE qrules_sema qrules_format)
+  target_link_libraries(docs_tests PRIVATE qrules_sema qrules_format qrules_ops)
   # The test reads these; rebuild nothing when they change, just rerun.
   set(_qrules_root ${PROJECT_SOURCE_DIR})
 

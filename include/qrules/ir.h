@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "qrules/diagnostic.h"
+#include "qrules/op_table.h"
 #include "qrules/source.h"
 #include "qrules/tensor.h"
 
@@ -312,32 +313,7 @@ class ModelBuilder {
 // ---------------------------------------------------------------------------------------------
 // The op registry (semantics.md §b.5, §b.10)
 
-struct OpTypeInfo {
-  std::string_view type;                       // "conv2d"
-  std::vector<std::string_view> input_names;   // by index: {"input", "weight", "bias"}
-  bool variadic = false;                       // every input is named input_names[0] (cat: "tensors")
-  std::string_view pattern;                    // registered pattern family of a key op: "conv",
-                                               // "conv_transpose", "linear", "embedding", "matmul",
-                                               // "add", "mul", "sub", "flatten", "maxpool",
-                                               // "avgpool", "concat"; "" when not a key op
-  bool shared_observer = false;                // flatten, pools, mean, cat: inputs and output share an FQ
-  bool activation = false;                     // may end a *_act pattern
-  bool batch_norm = false;                     // may sit in the middle of a *_bn* pattern
-  bool channel_altering = false;               // flatten, reshape, view, permute, transpose, t, unsqueeze
-  // §b.10 default weight axes (in torch layout); -1 = no default.
-  int per_channel_axis = -1;
-  int per_block_axis = -1;
-  int weight_input = -1;                       // index of the weight input, -1 if none
-
-  bool is_pattern_key() const { return !pattern.empty(); }
-};
-
-// The registry entry for a torch op type, nullptr when unknown.  Also knows in-place / alias
-// spellings (add_, mul_, sub_, isub, concat, relu_, ...).
-const OpTypeInfo* FindOpType(std::string_view type);
-std::span<const OpTypeInfo> AllOpTypes();
-// A registered op in the sense of §b.5: the key op of some registered pattern.
-bool IsRegisteredOp(std::string_view type);
+// The op table (FindOpType, AllOpTypes, IsRegisteredOp) is qrules/op_table.h, included above.
 
 // Which default axis of §b.10.
 enum class WeightAxisUse { kPerChannel, kPerBlock };

@@ -49,26 +49,12 @@ AttrMap ToAttrMap(const AttributeMap& attrs) {
 }
 
 // The ONNX op type that runs `op`.  Ops from the IR text format or ModelBuilder carry only a
-// torch type; map the common ones.
+// torch type: the op table gives its ONNX op.
 std::string KernelTypeOf(const Op& op) {
   if (!op.onnx_type.empty()) return op.onnx_type;
-  static const std::map<std::string_view, std::string_view> kTorch = {
-      {"conv1d", "Conv"}, {"conv2d", "Conv"}, {"conv_transpose1d", "ConvTranspose"},
-      {"conv_transpose2d", "ConvTranspose"}, {"matmul", "MatMul"}, {"bmm", "MatMul"},
-      {"relu", "Relu"}, {"relu_", "Relu"}, {"leaky_relu", "LeakyRelu"}, {"sigmoid", "Sigmoid"},
-      {"tanh", "Tanh"}, {"gelu", "Gelu"}, {"hardsigmoid", "HardSigmoid"},
-      {"hardswish", "HardSwish"}, {"softmax", "Softmax"}, {"log_softmax", "LogSoftmax"},
-      {"add", "Add"}, {"add_", "Add"}, {"sub", "Sub"}, {"mul", "Mul"}, {"div", "Div"},
-      {"pow", "Pow"}, {"sqrt", "Sqrt"}, {"exp", "Exp"}, {"log", "Log"}, {"erf", "Erf"},
-      {"max_pool1d", "MaxPool"}, {"max_pool2d", "MaxPool"}, {"avg_pool1d", "AveragePool"},
-      {"avg_pool2d", "AveragePool"}, {"adaptive_avg_pool2d", "GlobalAveragePool"},
-      {"flatten", "Flatten"}, {"reshape", "Reshape"}, {"transpose", "Transpose"},
-      {"permute", "Transpose"}, {"cat", "Concat"}, {"concat", "Concat"},
-      {"batch_norm", "BatchNormalization"}, {"layer_norm", "LayerNormalization"},
-      {"clamp", "Clip"}, {"hardtanh", "Clip"}, {"dropout", "Dropout"}, {"identity", "Identity"}};
   if (op.type == "linear") return op.weight_output_axis == 1 ? "MatMul" : "qrules.LinearT";
-  auto it = kTorch.find(op.type);
-  return it != kTorch.end() ? std::string(it->second) : op.type;
+  const OpTypeInfo* row = FindOpType(op.type);
+  return row != nullptr && !row->onnx_type.empty() ? std::string(row->onnx_type) : op.type;
 }
 
 DiagLocation ModelLocation(const Model& model) {

@@ -424,32 +424,6 @@ void Importer::MapOp(const onnx::NodeProto& node, OpSpec* op) {
   auto nd = [](std::string_view base, size_t rank) {
     return fmt::format("{}{}d", base, std::clamp<size_t>(rank, 1, 3));
   };
-  static const std::unordered_map<std::string, std::string> kSimple = {
-      {"Add", "add"},         {"Mul", "mul"},
-      {"Sub", "sub"},         {"Div", "div"},
-      {"Relu", "relu"},       {"Clip", "hardtanh"},
-      {"Flatten", "flatten"}, {"Concat", "cat"},
-      {"BatchNormalization", "batch_norm"},
-      {"Softmax", "softmax"}, {"LogSoftmax", "log_softmax"},
-      {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"},
-      {"Gelu", "gelu"},       {"LeakyRelu", "leaky_relu"},
-      {"HardSigmoid", "hardsigmoid"}, {"HardSwish", "hardswish"},
-      {"Elu", "elu"},         {"Celu", "celu"},
-      {"Selu", "selu"},       {"Mish", "mish"},
-      {"ReduceMean", "mean"}, {"LayerNormalization", "layer_norm"},
-      {"InstanceNormalization", "instance_norm"},
-      {"Reshape", "reshape"}, {"Transpose", "permute"},
-      {"Unsqueeze", "unsqueeze"}, {"Squeeze", "squeeze"},
-      {"Dropout", "dropout"}, {"Identity", "identity"},
-      {"Pow", "pow"},         {"Sqrt", "sqrt"},
-      {"Exp", "exp"},         {"Log", "log"},
-      {"Neg", "neg"},         {"Abs", "abs"},
-      {"Erf", "erf"},         {"Pad", "pad"},
-      {"Where", "where"},     {"Expand", "expand"},
-      {"Slice", "slice"},     {"Split", "split"},
-      {"ReduceSum", "sum"},   {"ReduceMax", "amax"},
-      {"ReduceMin", "amin"},  {"Resize", "upsample"},
-      {"GlobalMaxPool", "adaptive_max_pool2d"}};
   if (t == "Conv") {
     op->type = nd("conv", spatial_rank(1));
   } else if (t == "ConvTranspose") {
@@ -480,8 +454,8 @@ void Importer::MapOp(const onnx::NodeProto& node, OpSpec* op) {
     }
   } else if (t == "Gather") {
     op->type = is_state(0) && !is_state(1) && IntAttr(*op, "axis", 0) == 0 ? "embedding" : "gather";
-  } else if (auto it = kSimple.find(t); it != kSimple.end()) {
-    op->type = it->second;
+  } else if (const OpTypeInfo* row = FindOnnxOp(t)) {
+    op->type = row->type;  // the op table's first row for this ONNX op
   }
 }
 

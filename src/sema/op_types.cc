@@ -1,15 +1,18 @@
+#include "qrules/op_table.h"
 #include "sema/sema.h"
 
 namespace qrules {
 
 std::span<const std::string_view> RegisteredPatternKeyOpTypes() {
-  // §b.5: conv/conv_transpose, linear, embedding, matmul, add, mul, sub, flatten, pools, mean, cat.
-  static constexpr std::string_view kKeys[] = {
-      "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-      "linear", "embedding", "matmul", "add", "add_", "mul", "mul_", "sub", "sub_", "isub",
-      "flatten", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-      "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "mean", "cat", "concat"};
-  return kKeys;
+  // §b.5: the key ops of the registered patterns, as the op table lists them.
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> out;
+    for (const OpTypeInfo& i : AllOpTypes()) {
+      if (i.is_pattern_key()) out.push_back(i.type);
+    }
+    return out;
+  }();
+  return keys;
 }
 
 }  // namespace qrules

@@ -19,6 +19,8 @@
 
 #include "qrules/compile.h"
 #include "qrules/format.h"
+#include "qrules/op_table.h"
+#include "sema/sema.h"
 
 using namespace qrules;
 namespace fs = std::filesystem;
@@ -216,4 +218,75 @@ TEST_CASE("the diagnostic table of REFERENCE.md lists every code", "[docs]") {
     INFO(k.id);
     CHECK(doc.find("| `" + std::string(k.id) + "` |") != std::string::npos);
   }
+}
+
+namespace {
+// The op table as grammar/REFERENCE.md shows it, one row per torch op type.
+std::string OpTableMarkdown() {
+  std::string out = "| torch op type | ONNX op | inputs, by position | registered pattern | notes |\n";
+  out += "|---|---|---|---|---|\n";
+  for (const OpTypeInfo& i : AllOpTypes()) {
+    std::string inputs;
+    for (size_t k = 0; k < i.input_names.size(); ++k) {
+      std::string name(i.input_names[k]);
+      if (IsParameterRole(name)) name = "**" + name + "**";
+      inputs += (k ? ", " : "") + name;
+    }
+    if (i.variadic) inputs += ", …";
+    std::vector<std::string> notes;
+    if (i.weight_input >= 0) {
+      notes.push_back("weight axes: per_channel " + std::to_string(i.per_channel_axis) + ", per_block " +
+                      std::to_string(i.per_block_axis));
+    }
+    if (i.shared_observer) notes.push_back("shares one fake-quant");
+    if (i.activation) notes.push_back("activation");
+    if (i.batch_norm) notes.push_back("folds into a conv pattern");
+    if (i.channel_altering) notes.push_back("moves channels");
+    std::string joined;
+    for (size_t k = 0; k < notes.size(); ++k) joined += (k ? "; " : "") + notes[k];
+    out += "| `" + std::string(i.type) + "` | " + (i.onnx_type.empty() ? "—" : "`" + std::string(i.onnx_type) + "`") +
+           " | " + inputs + " | " + (i.pattern.empty() ? "—" : std::string(i.pattern)) + " | " + joined + " |\n";
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("grammar/REFERENCE.md documents the op table as the code has it", "[docs]") {
+  const std::string doc = ReadAll(kRoot / "grammar" / "REFERENCE.md");
+  const std::string begin = "<!-- op-table: generated from src/ops/op_table.cc; docs_test checks it -->\n";
+  const std::string end = "<!-- /op-table -->";
+  const size_t a = doc.find(begin);
+  const size_t b = doc.find(end);
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  const std::string expected = OpTableMarkdown();
+  INFO("expected table:\n" << expected);
+  CHECK(doc.substr(a + begin.size(), b - a - begin.size()) == expected);
+}
+
+TEST_CASE("sema's registered op types are the op table's pattern keys", "[docs][ops]") {
+  std::vector<std::string_view> keys;
+  for (const OpTypeInfo& i : AllOpTypes()) {
+    if (i.is_pattern_key()) keys.push_back(i.type);
+  }
+  auto sema = RegisteredPatternKeyOpTypes();
+  CHECK(std::vector<std::string_view>(sema.begin(), sema.end()) == keys);
+  // §b.5's list, written out: conv/conv_transpose, linear, embedding, matmul, add, mul, sub,
+  // flatten, pools, mean, cat.
+  for (const char* t : {"conv2d", "conv_transpose2d", "linear", "embedding", "matmul", "add", "mul", "sub", "flatten",
+                        "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "mean", "cat"}) {
+    INFO(t);
+    CHECK(IsRegisteredOp(t));
+  }
+  for (const char* t : {"relu", "batch_norm", "layer_norm", "softmax", "prelu", "lstm", "div"}) {
+    INFO(t);
+    CHECK_FALSE(IsRegisteredOp(t));
+  }
+  // An ONNX op maps to its first row: a registered spelling where one exists.
+  CHECK(FindOnnxOp("Add")->type == "add");
+  CHECK(FindOnnxOp("Clip")->type == "hardtanh");
+  CHECK(FindOnnxOp("Transpose")->type == "permute");
+  CHECK(FindOnnxOp("MatMul")->type == "matmul");
+  CHECK(FindOnnxOp("LSTM")->input_names[2] == "weight_hh");
+  CHECK(FindOnnxOp("NoSuchOp") == nullptr);
 }
