@@ -106,6 +106,13 @@ std::string RenderJson(std::span<const Diagnostic> diagnostics);
 // SARIF 2.1.0 log with one run whose tool.driver.rules are the whole diagnostic table.
 std::string RenderSarif(std::span<const Diagnostic> diagnostics, std::string_view tool_version);
 
+// Reads the whole of a regular file of at most `max_bytes` bytes into `out`.  Directories,
+// devices and pipes (/dev/zero never ends, /dev/stdin would wait) and larger files are refused
+// before anything is allocated.  On failure returns an `io-error` diagnostic that names the file
+// and says why ("not a regular file", "larger than the limit of N bytes", the system's reason);
+// on success nullopt.  Every file reader of the library goes through it.
+std::optional<Diagnostic> ReadFileBounded(const std::string& path, size_t max_bytes, std::string& out);
+
 // Edit-distance suggestions: the candidates closest to `word` (at most `max_results`), or none
 // when nothing is close enough to be a plausible typo.
 std::vector<std::string> SuggestSimilar(std::string_view word,

@@ -57,8 +57,11 @@ struct ErrorStats {
   double noise = 0;
   double max_abs = 0;
   int64_t elements = 0;
+  int64_t skipped = 0;  // elements where x or x - y was NaN or infinite
   void Add(std::span<const float> x, std::span<const float> y);
-  double SqnrDb() const;  // +inf when noise is 0, -inf when signal is 0
+  // +inf when noise is 0, -inf when signal is 0, NaN when no element was finite (or none seen):
+  // reports print "not a number" rather than a perfect score.
+  double SqnrDb() const;
 };
 
 struct PointReport {
@@ -149,7 +152,8 @@ class Simulator {
 };
 
 // Top-1 accuracy: the fraction of the rows of [N, C] float `logits` whose first largest value
-// is at the index `labels` (N integer class ids) gives.  nullopt when the shapes do not fit.
+// is at the index `labels` (N integer class ids) gives; a row holding a NaN is never right.
+// nullopt when the shapes do not fit.
 std::optional<double> Top1Accuracy(const Tensor& logits, const Tensor& labels);
 
 std::string RenderReportText(const SimReport& report, size_t max_points = 20);

@@ -34,13 +34,18 @@ class Source {
 
   // Line and column of a byte offset (offsets past the end map to the end).
   LineColumn Locate(size_t offset) const;
-  // The text of 1-based line `line`, without its line terminator.
+  // The text of 1-based line `line`, without its line terminator; empty when the source is not
+  // quotable.
   std::string_view LineText(uint32_t line) const;
+  // Whether diagnostics may quote the text: valid UTF-8 without NUL bytes.  A binary file, or one
+  // the user did not mean as text (a key file, /proc/self/environ), is never echoed to a log.
+  bool quotable() const { return quotable_; }
 
  private:
   std::string name_;
   std::string text_;
   std::vector<size_t> line_offsets_;  // byte offset of the start of each line
+  bool quotable_ = true;
 };
 
 // A half-open byte range [begin, end) in one source.  `source` is null for elements built through

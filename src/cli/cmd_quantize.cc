@@ -128,14 +128,18 @@ int CmdQuantize(const Args& args, Io& io) {
       qp.minval = {minval};
     }
   } else if (auto qfile = a.Value("--qparams")) {
-    std::ifstream f(*qfile);
-    if (!f) {
-      io.err << fmt::format("qrules quantize: error: cannot read {}\n", *qfile);
+    std::string text;
+    if (auto d = ReadFileBounded(*qfile, size_t{64} << 20, text)) {
+      io.err << RenderText(std::span<const Diagnostic>(&*d, 1));
       return 2;
     }
-    std::stringstream ss;
-    ss << f.rdbuf();
-    nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    } catch (const nlohmann::json::exception& e) {  // a number out of range throws even so
+      io.err << fmt::format("{}: error: not valid qparams JSON: {} [data-invalid]\n", *qfile, e.what());
+      return 2;
+    }
     auto numbers = [&](const char* key, bool required) -> std::optional<std::vector<double>> {
       if (!j.is_object() || !j.contains(key)) {
         return required ? std::nullopt : std::optional<std::vector<double>>(std::vector<double>{});
@@ -198,7 +202,7 @@ int CmdQuantize(const Args& args, Io& io) {
       j["zero_point"] = qp.zero_point;
       j["minval"] = qp.minval;
     }
-    io.out << j.dump(2) << "\n";
+    io.out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     io.out << fmt::format("spec {} on [{}] -> {}\n", spec.name, fmt::join(x.shape, ", "), *out_path);
     io.out << fmt::format("sqnr: {:.2f} dB\nmax abs error: {:.6g}\n", sqnr, max_abs);

@@ -1,6 +1,7 @@
 #include "cli/data.h"
 
 #include <algorithm>
+#include <cmath>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -78,6 +79,19 @@ std::optional<std::vector<Tensor>> LoadModelInputs(const Model& model, std::stri
       if (auto problem = ConformToInput(*r.tensor, r.dtype, model.tensor(model.inputs()[i]))) {
         Problem(io, path, fmt::format("{}: {}", flag, *problem));
         return std::nullopt;
+      }
+      if (r.tensor->is_float()) {
+        const auto bad = std::count_if(r.tensor->f32.begin(), r.tensor->f32.end(), [](float v) { return !std::isfinite(v); });
+        if (bad > 0) {
+          DiagLocation loc;
+          loc.file = path;
+          Diagnostic d = MakeDiagnostic(
+              DiagCode::kDataNonfinite, loc,
+              fmt::format("{}: {} of {} values are NaN or infinite; outputs and error figures computed from them are "
+                          "not numbers",
+                          flag, bad, r.tensor->f32.size()));
+          io.err << RenderText(std::span<const Diagnostic>(&d, 1));
+        }
       }
       if (f == 0) {
         joined = std::move(*r.tensor);

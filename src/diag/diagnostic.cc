@@ -3,6 +3,12 @@
 
 #include "qrules/diagnostic.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 namespace qrules {
 namespace {
 
@@ -126,6 +132,39 @@ std::vector<std::string> SuggestSimilar(std::string_view word,
     if (std::find(out.begin(), out.end(), c) == out.end()) out.emplace_back(c);
   }
   return out;
+}
+
+}  // namespace qrules
+
+namespace qrules {
+
+std::optional<Diagnostic> ReadFileBounded(const std::string& path, size_t max_bytes, std::string& out) {
+  auto fail = [&](std::string why) {
+    DiagLocation loc;
+    loc.file = path;
+    return MakeDiagnostic(DiagCode::kIoError, loc, "cannot read file: " + why);
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail(std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return fail("is a directory");
+  if (!S_ISREG(st.st_mode)) return fail("not a regular file (a device, pipe or socket)");
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return fail("the file has " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+                std::to_string(max_bytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(std::strerror(errno));
+  // The size may change between stat and read: read at most max_bytes + 1 and check again.
+  out.assign(static_cast<size_t>(st.st_size), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<size_t>(in.gcount()));
+  char extra;
+  while (in.read(&extra, 1)) {
+    if (out.size() >= max_bytes) return fail("the file grew past the limit of " + std::to_string(max_bytes) + " bytes");
+    out.push_back(extra);
+  }
+  if (in.bad()) return fail("read error");
+  return std::nullopt;
 }
 
 }  // namespace qrules

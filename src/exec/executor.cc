@@ -194,6 +194,12 @@ ExecutorResult Executor::Create(std::shared_ptr<const Model> model) {
   }
   const Model& m = *model;
   const DiagLocation where = ModelLocation(m);
+  // A model that returns nothing would "run" and report on zero outputs.
+  if (m.outputs().empty()) {
+    result.diagnostics.push_back(MakeDiagnostic(DiagCode::kExecutionError, where,
+                                                "the model has no graph outputs: there is nothing to run it for"));
+    return result;
+  }
 
   // 1. Every op type must have a kernel: one diagnostic for all missing types.
   std::map<std::string, std::vector<std::string>> missing;

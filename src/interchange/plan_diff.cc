@@ -31,7 +31,7 @@ struct LoadedPlan {
 std::string KeyText(const J& k) {
   if (k.is_number_integer()) return std::to_string(k.get<long long>());
   if (k.is_string()) return k.get<std::string>();
-  return k.dump();
+  return k.dump(-1, ' ', false, J::error_handler_t::replace);
 }
 
 // "int8 symmetric per_channel(axis=0) static", like SpecSummary, from the plan JSON.
@@ -79,6 +79,12 @@ class Loader {
       Error(DiagLocation::From(src_, static_cast<uint32_t>(std::min(byte, src_.text().size())),
                                static_cast<uint32_t>(std::min(byte + 1, src_.text().size()))),
             fmt::format("not a plan: invalid JSON: {}", msg));
+      return false;
+    } catch (const J::exception& e) {
+      // A number out of range (1e999) is not a parse_error; nothing else may escape either.
+      std::string msg = e.what();
+      if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+      Error(DiagLocation::From(src_, 0, 1), fmt::format("not a plan: {}", msg));
       return false;
     }
     const J& root = plan.root;

@@ -13,6 +13,8 @@ namespace qrules {
 namespace {
 
 constexpr int64_t kMaxElements = int64_t{1} << 40;
+// The largest .npy file read: 4 GiB (a billion float32 values), read whole before parsing.
+constexpr size_t kMaxNpyFileBytes = size_t{4} << 30;
 
 struct Dtype {
   ElementType type;  // what the values are held as: float32, or an integer type widened to int64
@@ -266,15 +268,9 @@ NpyResult ReadNpyBytes(std::string_view bytes, std::string_view name) {
 }
 
 NpyResult ReadNpyFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    DiagLocation loc;
-    loc.file = path;
-    return {std::nullopt, {MakeDiagnostic(DiagCode::kIoError, loc, "cannot open the .npy file")}};
-  }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ReadNpyBytes(ss.str(), path);
+  std::string bytes;
+  if (auto d = ReadFileBounded(path, kMaxNpyFileBytes, bytes)) return {std::nullopt, {std::move(*d)}};
+  return ReadNpyBytes(bytes, path);
 }
 
 std::optional<std::string> ConformToInput(Tensor& t, std::string_view file_dtype, const TensorInfo& input) {

@@ -131,16 +131,10 @@ bool Importer::LoadModuleMap() {
   std::string text;
   std::string map_name = options_.module_map_path;
   if (!options_.module_map_path.empty()) {
-    std::ifstream f(options_.module_map_path, std::ios::binary);
-    if (!f) {
-      DiagLocation loc;
-      loc.file = options_.module_map_path;
-      diagnostics_.push_back(MakeDiagnostic(DiagCode::kIoError, loc, "cannot open the module map file"));
+    if (auto d = ReadFileBounded(options_.module_map_path, size_t{64} << 20, text)) {
+      diagnostics_.push_back(std::move(*d));
       return false;
     }
-    std::stringstream ss;
-    ss << f.rdbuf();
-    text = ss.str();
   } else if (options_.module_map_json) {
     text = *options_.module_map_json;
     map_name = "<module map>";
@@ -153,7 +147,12 @@ bool Importer::LoadModuleMap() {
     diagnostics_.push_back(MakeDiagnostic(DiagCode::kModuleMapInvalid, loc, std::move(message)));
     return false;
   };
-  nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::ordered_json j;
+  try {
+    j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  } catch (const nlohmann::ordered_json::exception& e) {  // 1e999 throws even so
+    return fail(fmt::format("the module map is not valid JSON: {}", e.what()));
+  }
   if (j.is_discarded()) return fail("the module map is not valid JSON");
   if (!j.is_object()) return fail("the module map must be a JSON object with keys \"modules\" and \"nodes\"");
   for (const auto& [key, value] : j.items()) {
@@ -841,15 +840,11 @@ ImportResult ImportOnnxBytes(std::string_view bytes, std::string_view name, cons
 }
 
 ImportResult ImportOnnxFile(const std::string& path, const ImportOptions& options) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    DiagLocation loc;
-    loc.file = path;
-    return {nullptr, {MakeDiagnostic(DiagCode::kIoError, loc, "cannot open the model file")}};
-  }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ImportOnnxBytes(ss.str(), path, options);
+  // 2 GiB: protobuf's limit; larger models keep their weights as external data, which qrules
+  // refuses with its own message.
+  std::string bytes;
+  if (auto d = ReadFileBounded(path, size_t{2} << 30, bytes)) return {nullptr, {std::move(*d)}};
+  return ImportOnnxBytes(bytes, path, options);
 }
 
 }  // namespace qrules

@@ -406,15 +406,9 @@ ModelResult ParseModelText(std::shared_ptr<const Source> source) {
 }
 
 ModelResult LoadModelTextFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    DiagLocation loc;
-    loc.file = path;
-    return {nullptr, {MakeDiagnostic(DiagCode::kIoError, loc, "cannot open the IR text file")}};
-  }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ParseModelText(std::make_shared<const Source>(path, ss.str()));
+  std::string text;
+  if (auto d = ReadFileBounded(path, size_t{256} << 20, text)) return {nullptr, {std::move(*d)}};
+  return ParseModelText(std::make_shared<const Source>(path, std::move(text)));
 }
 
 }  // namespace qrules

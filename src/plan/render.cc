@@ -152,7 +152,8 @@ std::string RenderPlanJson(const Plan& plan) {
                      {"weights", sum.weights},
                      {"quantized_weights", sum.quantized_weights}};
   root["ops"] = std::move(ops);
-  return root.dump(2) + "\n";
+  // Names come from the model file and need not be UTF-8: replace what is not, never throw.
+  return root.dump(2, ' ', false, J::error_handler_t::replace) + "\n";
 }
 
 std::string RenderPlanText(const Plan& plan) {

@@ -91,6 +91,13 @@ struct LoadedFile {
   bool is_main = false;
 };
 
+// Limits on what a rule file may ask for, so that hostile input cannot exhaust the stack or the
+// clock: imported files per compilation, the depth of the import chain, and the depth of spec
+// inheritance (resolved recursively).  Real files stay far below them.
+constexpr size_t kMaxImportedFiles = 256;
+constexpr size_t kMaxImportDepth = 32;
+constexpr int kMaxSpecDepth = 64;
+
 class Compiler {
  public:
   explicit Compiler(const CompileOptions& options) : options_(options) {}
@@ -176,6 +183,18 @@ class Compiler {
         continue;
       }
       if (loaded_.count(canonical)) continue;  // imports are idempotent
+      // Only .qrules files: an import of /etc/passwd or /proc/self/environ must not read it (and
+      // then quote its lines in a syntax error).
+      if (std::filesystem::path(path).extension() != ".qrules") {
+        Report(DiagCode::kIoError, where, fmt::format("cannot import '{}': imports read .qrules files only", rel));
+        continue;
+      }
+      if (loaded_.size() >= kMaxImportedFiles || chain.size() >= kMaxImportDepth) {
+        Report(DiagCode::kLimitExceeded, where,
+               fmt::format("cannot import '{}': more than {} files, or imports nested more than {} deep", rel,
+                           kMaxImportedFiles, kMaxImportDepth));
+        continue;
+      }
       std::error_code ec;
       if (!std::filesystem::exists(path, ec)) {
         Report(DiagCode::kImportNotFound, where, fmt::format("imported file '{}' not found", path));
@@ -253,12 +272,21 @@ class Compiler {
       decl.ok = false;
       return nullptr;
     }
+    if (spec_depth_ >= kMaxSpecDepth) {
+      Report(DiagCode::kLimitExceeded, decl.source, *Child<g::spec_name>(*decl.decl),
+             fmt::format("spec '{}' is more than {} levels of inheritance deep", decl.name, kMaxSpecDepth));
+      decl.ok = false;
+      decl.state = SpecDecl::State::kDone;
+      return nullptr;
+    }
     decl.state = SpecDecl::State::kResolving;
     QuantizationSpec base;
     bool ok = true;
     if (decl.parent) {
       std::string parent(decl.parent->string_view());
+      ++spec_depth_;
       const QuantizationSpec* p = LookupSpec(parent, decl.source, *decl.parent);
+      --spec_depth_;
       if (p) {
         base = *p;
       } else {
@@ -1123,6 +1151,7 @@ class Compiler {
   std::vector<Diagnostic> diags_;
   std::vector<LoadedFile> files_;
   std::set<std::string> loaded_;
+  int spec_depth_ = 0;  // inheritance levels being resolved (kMaxSpecDepth)
   std::map<std::string, SpecDecl, std::less<>> specs_;
   std::vector<std::pair<std::string, SourceRange>> import_chain_;
   RE2::Set regex_parser_{RE2::Quiet, RE2::UNANCHORED};
@@ -1132,32 +1161,11 @@ class Compiler {
 }  // namespace
 
 bool ReadFile(const std::string& path, size_t max_bytes, std::string& text, std::string& error) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    error = "is a directory";
+  if (auto d = ReadFileBounded(path, max_bytes, text)) {
+    constexpr std::string_view kPrefix = "cannot read file: ";
+    error = d->message.starts_with(kPrefix) ? d->message.substr(kPrefix.size()) : d->message;
     return false;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream ss;
-  char buf[1 << 16];
-  size_t total = 0;
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    total += static_cast<size_t>(in.gcount());
-    if (total > max_bytes) {
-      error = fmt::format("file is larger than {} bytes", max_bytes);
-      return false;
-    }
-    ss.write(buf, in.gcount());
-  }
-  if (in.bad()) {
-    error = "read error";
-    return false;
-  }
-  text = ss.str();
   return true;
 }
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,10 @@ struct PointState {
 void AddScalar(ErrorStats& s, const float* x, const float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     double a = x[i], d = a - static_cast<double>(y[i]);
-    if (!std::isfinite(a) || !std::isfinite(d)) continue;
+    if (!std::isfinite(a) || !std::isfinite(d)) {
+      ++s.skipped;
+      continue;
+    }
     s.signal += a * a;
     s.noise += d * d;
     s.max_abs = std::max(s.max_abs, std::fabs(d));
@@ -67,6 +71,9 @@ void ErrorStats::Add(std::span<const float> xs, std::span<const float> ys) {
 }
 
 double ErrorStats::SqnrDb() const {
+  // Nothing finite was compared (every value NaN or infinite, or nothing at all): no figure, and
+  // certainly not a perfect one.
+  if (skipped >= elements) return std::numeric_limits<double>::quiet_NaN();
   if (noise == 0) return std::numeric_limits<double>::infinity();
   if (signal == 0) return -std::numeric_limits<double>::infinity();
   return 10.0 * std::log10(signal / noise);
@@ -106,6 +113,10 @@ std::optional<int64_t> BatchCount(std::span<const Tensor> inputs, std::vector<Di
   for (const Tensor& t : inputs) {
     if (t.shape.empty()) {
       diags.push_back(MakeDiagnostic(DiagCode::kExecutionError, {}, "inputs need a batch axis (axis 0); got a scalar"));
+      return std::nullopt;
+    }
+    if (t.shape[0] == 0) {
+      diags.push_back(MakeDiagnostic(DiagCode::kExecutionError, {}, "an input has no samples (axis 0 is 0)"));
       return std::nullopt;
     }
     if (n >= 0 && t.shape[0] != n) {
@@ -238,7 +249,7 @@ struct Simulator::Impl {
     auto n = BatchCount(inputs, all.diagnostics);
     if (!n) return all;
     if (batch_size <= 0) batch_size = std::max<int64_t>(*n, 1);
-    int64_t batches = (*n + batch_size - 1) / batch_size;
+    int64_t batches = *n / batch_size + (*n % batch_size != 0);  // no overflow near INT64_MAX
     if (max_batches > 0) batches = std::min(batches, max_batches);
     std::vector<Tensor> outs;
     for (int64_t b = 0; b < batches; ++b) {
@@ -411,6 +422,7 @@ SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor
     const Tensor& b = q.outputs[o];
     OutputReport out;
     out.name = model.tensor(model.outputs()[o]).name;
+    out.sqnr_db = std::numeric_limits<double>::quiet_NaN();  // integer outputs: no SQNR
     if (a.is_float() && b.is_float()) {
       ErrorStats acc;
       acc.Add(a.f32, b.f32);
@@ -422,7 +434,9 @@ SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor
         Tensor float_top1 = Tensor::Int64({n}, std::vector<int64_t>(static_cast<size_t>(n)));
         for (int64_t i = 0; i < n; ++i) {
           auto row = a.f32.begin() + i * a.shape[1];
-          float_top1.i64[static_cast<size_t>(i)] = std::max_element(row, row + a.shape[1]) - row;
+          const bool finite = std::all_of(row, row + a.shape[1], [](float v) { return std::isfinite(v); });
+          // A float row with NaN has no top-1: no quantized row agrees with it.
+          float_top1.i64[static_cast<size_t>(i)] = finite ? std::max_element(row, row + a.shape[1]) - row : -1;
         }
         out.top1_agreement = Top1Accuracy(b, float_top1);
         const std::optional<double> float_accuracy = labels ? Top1Accuracy(a, *labels) : std::nullopt;
@@ -438,6 +452,13 @@ SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor
       }
     }
     rep.outputs.push_back(std::move(out));
+  }
+  if (labels && !rep.float_accuracy && !HasErrors(result.diagnostics)) {
+    const Tensor& first = f.outputs.empty() ? Tensor() : f.outputs[0];
+    result.diagnostics.push_back(MakeDiagnostic(
+        DiagCode::kDataInvalid, {},
+        fmt::format("labels need output 0 to be [N, classes] float logits; it is {} [{}]", ElementTypeName(first.type),
+                    fmt::join(first.shape, ", "))));
   }
   for (size_t i = 0; i < impl_->points.size(); ++i) {
     const FakeQuantPoint& fp = plan_->points[i];
@@ -457,8 +478,12 @@ SimReportResult Simulator::Evaluate(std::span<const Tensor> inputs, const Tensor
     pr.disabled = s.fq->disabled();
     rep.points.push_back(std::move(pr));
   }
-  std::stable_sort(rep.points.begin(), rep.points.end(),
-                   [](const PointReport& a, const PointReport& b) { return a.sqnr_db < b.sqnr_db; });
+  // Most damaging first; points without a figure (NaN: nothing finite seen) before all, so that
+  // the order is a strict weak one and the unmeasurable points are not hidden at the end.
+  std::stable_sort(rep.points.begin(), rep.points.end(), [](const PointReport& a, const PointReport& b) {
+    const bool an = std::isnan(a.sqnr_db), bn = std::isnan(b.sqnr_db);
+    return an != bn ? an : !an && a.sqnr_db < b.sqnr_db;
+  });
   rep.quantized_outputs = std::move(q.outputs);
   rep.float_outputs = std::move(f.outputs);
   result.report = std::move(rep);
@@ -484,6 +509,7 @@ bool Simulator::fake_quant_enabled(int point) const {
 
 namespace {
 std::string Db(double v) {
+  if (std::isnan(v)) return "not a number";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   return fmt::format("{:.2f}", v);
 }
@@ -499,6 +525,8 @@ std::optional<double> Top1Accuracy(const Tensor& logits, const Tensor& labels) {
   int64_t correct = 0;
   for (int64_t i = 0; i < n; ++i) {
     auto row = logits.f32.begin() + i * c;
+    // A row with a NaN has no top-1: it is never right.
+    if (std::any_of(row, row + c, [](float v) { return std::isnan(v); })) continue;
     correct += std::max_element(row, row + c) - row == labels.i64[static_cast<size_t>(i)];
   }
   return static_cast<double>(correct) / static_cast<double>(n);
@@ -507,7 +535,8 @@ std::optional<double> Top1Accuracy(const Tensor& logits, const Tensor& labels) {
 std::string RenderReportText(const SimReport& r, size_t max_points) {
   std::string out = fmt::format("evaluated {} samples (calibrated on {})\n", r.samples, r.calibration_samples);
   for (const OutputReport& o : r.outputs) {
-    out += fmt::format("output '{}': SQNR {} dB, max abs error {:.6g}", o.name, Db(o.sqnr_db), o.max_abs_error);
+    out += fmt::format("output '{}': SQNR {}, max abs error {:.6g}", o.name,
+                       std::isnan(o.sqnr_db) ? "not a number" : Db(o.sqnr_db) + " dB", o.max_abs_error);
     if (o.top1_agreement) out += fmt::format(", top-1 agreement {:.2f}%", 100.0 * *o.top1_agreement);
     out += "\n";
   }
@@ -562,7 +591,7 @@ std::string RenderReportJson(const SimReport& r) {
                    {"rule", p.rule}});
   }
   j["points"] = pts;
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, J::error_handler_t::replace) + "\n";
 }
 
 }  // namespace qrules
