@@ -113,6 +113,11 @@ std::string RenderSarif(std::span<const Diagnostic> diagnostics, std::string_vie
 // on success nullopt.  Every file reader of the library goes through it.
 std::optional<Diagnostic> ReadFileBounded(const std::string& path, size_t max_bytes, std::string& out);
 
+// Writes `bytes` to `path` so that a failure (a full disk, no permission) is an `io-error` that
+// leaves no partial file: a regular file is written beside the target and renamed over it; an
+// existing non-regular file (/dev/stdout, a pipe) is written directly and the write checked.
+std::optional<Diagnostic> WriteFileAtomically(const std::string& path, std::string_view bytes);
+
 // Edit-distance suggestions: the candidates closest to `word` (at most `max_results`), or none
 // when nothing is close enough to be a plausible typo.
 std::vector<std::string> SuggestSimilar(std::string_view word,

@@ -29,11 +29,8 @@ bool WriteOutput(const std::optional<std::string>& path, const std::string& text
     io.out << text;
     return true;
   }
-  std::ofstream out(*path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) {
-    io.err << fmt::format("qrules {}: cannot write '{}'\n", cmd, *path);
+  if (auto d = WriteFileAtomically(*path, text)) {
+    io.err << fmt::format("qrules {}: ", cmd) << RenderText(std::span<const Diagnostic>(&*d, 1));
     return false;
   }
   return true;

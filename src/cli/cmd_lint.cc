@@ -116,10 +116,8 @@ int CmdFmt(const Args& args, Io& io) {
       }
     } else if (in_place) {
       if (f.text != text) {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out << f.text;
-        if (!out) {
-          io.err << fmt::format("{}: error: cannot write file\n", path);
+        if (auto d = WriteFileAtomically(path, f.text)) {
+          io.err << RenderText(std::span<const Diagnostic>(&*d, 1));
           status = 2;
         }
       }

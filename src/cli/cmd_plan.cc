@@ -82,7 +82,14 @@ int CmdPlan(const Args& args, Io& io) {
   for (auto& d : p.diagnostics) diags.push_back(d);
   io.err << RenderText(diags);
   if (!p.ok()) return 1;
-  io.out << (format == "json" ? RenderPlanJson(*p.plan) : RenderPlanText(*p.plan));
+  const std::string text = format == "json" ? RenderPlanJson(*p.plan) : RenderPlanText(*p.plan);
+  std::optional<std::string> out = a.Value("-o") ? a.Value("-o") : a.Value("--output");
+  if (!out || *out == "-") {
+    io.out << text;
+  } else if (auto d = WriteFileAtomically(*out, text)) {
+    io.err << RenderText(std::span<const Diagnostic>(&*d, 1));
+    return 2;
+  }
   return 0;
 }
 

@@ -89,7 +89,11 @@ int CmdQuantize(const Args& args, Io& io) {
   }
   if (auto axis = a.Value("--axis")) {
     auto v = ParseNumber(*axis);
-    if (!v || *v != std::floor(*v)) return UsageError(io, "quantize", "--axis takes an integer");
+    if (!v || *v != std::floor(*v)) return UsageError(io, "quantize", fmt::format("--axis takes an integer; got '{}'", *axis));
+    // Echo what was typed: a value past int64 must not come back as -9223372036854775808.
+    if (*v < -64 || *v > 64) {
+      return UsageError(io, "quantize", fmt::format("--axis {} is out of range (a tensor has at most 64 axes)", *axis));
+    }
     spec.granularity.axis = static_cast<int64_t>(*v);
   }
   BlockLayout layout;
@@ -122,7 +126,7 @@ int CmdQuantize(const Args& args, Io& io) {
       float minval = static_cast<float>(r.qmin - zp) * qp.scale[0];  // the ZP grid's lowest value
       if (auto m = a.Value("--minval")) {
         auto v = ParseNumber(*m);
-        if (!v) return UsageError(io, "quantize", "--minval takes a number");
+        if (!v || !std::isfinite(*v)) return UsageError(io, "quantize", fmt::format("--minval takes a finite number; got '{}'", *m));
         minval = static_cast<float>(*v);
       }
       qp.minval = {minval};
@@ -164,6 +168,22 @@ int CmdQuantize(const Args& args, Io& io) {
         (!minval->empty() && minval->size() != blocks)) {
       return Fail(io, fmt::format("{}: the spec gives {} block(s) of qparams (shape [{}]) but the file has {} scale(s)",
                                   *qfile, blocks, fmt::join(layout.qparam_shape, ", "), scale->size()));
+    }
+    // The same rules as --scale / --zero-point / --minval: scales positive and finite in float32,
+    // zero points integers in the dtype's range, minvals finite.
+    const IntRange range = kernel.floating ? IntRange{} : QuantRange(spec.dtype, spec.qscheme);
+    for (size_t i = 0; i < blocks; ++i) {
+      const float s = static_cast<float>((*scale)[i]);
+      if (!(s > 0) || !std::isfinite(s)) {
+        return Fail(io, fmt::format("{}: scale[{}] is {}; scales must be positive and finite", *qfile, i, (*scale)[i]));
+      }
+      if (!kernel.floating && ((*zp)[i] != std::floor((*zp)[i]) || (*zp)[i] < range.qmin || (*zp)[i] > range.qmax)) {
+        return Fail(io, fmt::format("{}: zero_point[{}] is {}; expected an integer in [{}, {}]", *qfile, i, (*zp)[i],
+                                    range.qmin, range.qmax));
+      }
+      if (!minval->empty() && !std::isfinite((*minval)[i])) {
+        return Fail(io, fmt::format("{}: minval[{}] is {}; expected a finite number", *qfile, i, (*minval)[i]));
+      }
     }
     qp.shape = layout.qparam_shape;
     for (size_t i = 0; i < blocks; ++i) {

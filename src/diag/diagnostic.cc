@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -164,6 +165,46 @@ std::optional<Diagnostic> ReadFileBounded(const std::string& path, size_t max_by
     out.push_back(extra);
   }
   if (in.bad()) return fail("read error");
+  return std::nullopt;
+}
+
+}  // namespace qrules
+
+namespace qrules {
+
+std::optional<Diagnostic> WriteFileAtomically(const std::string& path, std::string_view bytes) {
+  auto fail = [&](std::string why) {
+    DiagLocation loc;
+    loc.file = path;
+    return MakeDiagnostic(DiagCode::kIoError, loc, "cannot write file: " + why);
+  };
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) return fail("is a directory");
+  const bool direct = exists && !S_ISREG(st.st_mode);
+  const std::string target = direct ? path : path + ".qrules-partial";
+  {
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
+    if (!out) return fail(std::strerror(errno));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      const int err = errno;
+      out.close();
+      if (!direct) std::remove(target.c_str());
+      return fail(err ? std::strerror(err) : "write error");
+    }
+    out.close();
+    if (out.fail()) {
+      if (!direct) std::remove(target.c_str());
+      return fail("write error on close");
+    }
+  }
+  if (!direct && std::rename(target.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(target.c_str());
+    return fail(std::strerror(err));
+  }
   return std::nullopt;
 }
 

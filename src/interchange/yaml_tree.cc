@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <yaml-cpp/eventhandler.h>
@@ -260,8 +261,65 @@ DiagLocation LocationOf(const Source& source, const YamlMark& mark, uint32_t len
   return loc;
 }
 
+namespace {
+
+// Limits that keep hostile YAML bounded.  yaml-cpp parses nesting recursively, so flow nesting
+// ([[[[...) deeper than kMaxFlowDepth is refused before it reaches yaml-cpp; aliases share nodes
+// here, but every walk of the configuration visits an alias's node again, so a document whose
+// aliases expand to more than kMaxExpandedNodes nodes ("billion laughs") is refused too.
+constexpr int kMaxFlowDepth = 256;
+constexpr uint64_t kMaxExpandedNodes = 1'000'000;
+
+// The deepest nesting of flow collections, outside quoted scalars and comments.
+int FlowDepth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  char quote = 0;
+  bool comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') comment = false;
+    if (comment) continue;
+    if (quote) {
+      if (c == quote && !(quote == '"' && i > 0 && text[i - 1] == '\\')) quote = 0;
+      continue;
+    }
+    if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n')) comment = true;
+    else if (c == '"' || c == '\'') quote = c;
+    else if (c == '[' || c == '{') deepest = std::max(deepest, ++depth);
+    else if ((c == ']' || c == '}') && depth > 0) --depth;
+  }
+  return deepest;
+}
+
+// The number of nodes the tree has with every alias expanded, counting up to `limit` (memoized
+// per shared node, so the count itself is linear in the written nodes).
+uint64_t ExpandedSize(const YamlNode* n, std::unordered_map<const YamlNode*, uint64_t>& memo, uint64_t limit) {
+  if (!n) return 0;
+  if (auto it = memo.find(n); it != memo.end()) return it->second;
+  memo.emplace(n, limit);  // a cycle (reported elsewhere) counts as too large
+  uint64_t total = 1;
+  for (const YamlEntry& e : n->entries) {
+    total += ExpandedSize(e.key.get(), memo, limit) + ExpandedSize(e.value.get(), memo, limit);
+    if (total >= limit) break;
+  }
+  for (const YamlNodePtr& item : n->items) {
+    if (total >= limit) break;
+    total += ExpandedSize(item.get(), memo, limit);
+  }
+  total = std::min(total, limit);
+  memo[n] = total;
+  return total;
+}
+
+}  // namespace
+
 YamlParseResult ParseYaml(const std::shared_ptr<const Source>& source) {
   YamlParseResult out;
+  if (FlowDepth(source->text()) > kMaxFlowDepth) {
+    out.diagnostics.push_back(MakeDiagnostic(DiagCode::kLimitExceeded, LocationOf(*source, YamlMark{}),
+                                             fmt::format("the YAML nests [ ] and {{ }} more than {} deep", kMaxFlowDepth)));
+    return out;
+  }
   std::istringstream in(source->text());
   TreeBuilder builder(*source, out.diagnostics);
   try {
@@ -284,6 +342,14 @@ YamlParseResult ParseYaml(const std::shared_ptr<const Source>& source) {
   }
   if (HasErrors(out.diagnostics)) return out;
   out.root = builder.root ? builder.root : std::make_shared<YamlNode>();
+  std::unordered_map<const YamlNode*, uint64_t> memo;
+  if (ExpandedSize(out.root.get(), memo, kMaxExpandedNodes) >= kMaxExpandedNodes) {
+    out.diagnostics.push_back(MakeDiagnostic(
+        DiagCode::kLimitExceeded, LocationOf(*source, YamlMark{}),
+        fmt::format("the YAML's aliases expand to more than {} nodes; qrules refuses it (\"billion laughs\")",
+                    kMaxExpandedNodes)));
+    out.root = nullptr;
+  }
   return out;
 }
 

@@ -214,9 +214,22 @@ struct ModelBuilder::Impl {
     diagnostics.push_back(MakeDiagnostic(code, Where(where), std::move(message)));
   }
 
+  // A module path nests at most this deep and is at most this long: every module brings its
+  // ancestors, so a 30,000-level path would cost quadratic memory (and recursion here).
+  static constexpr size_t kMaxModuleDepth = 128;
+  static constexpr size_t kMaxModuleNameBytes = 4096;
+
   size_t EnsureModule(const std::string& fqn, const SourceRange& where) {
     auto it = module_index.find(fqn);
     if (it != module_index.end()) return it->second;
+    const size_t depth = fqn.empty() ? 0 : 1 + static_cast<size_t>(std::count(fqn.begin(), fqn.end(), '.'));
+    if (depth > kMaxModuleDepth || fqn.size() > kMaxModuleNameBytes) {
+      diagnostics.push_back(MakeDiagnostic(
+          DiagCode::kLimitExceeded, Where(where),
+          fmt::format("module path '{}...' is {} levels and {} bytes long; qrules takes at most {} levels and {} bytes",
+                      fqn.substr(0, 40), depth, fqn.size(), kMaxModuleDepth, kMaxModuleNameBytes)));
+      return 0;  // the root; the model is refused for the error above
+    }
     if (!fqn.empty()) {
       size_t dot = fqn.rfind('.');
       EnsureModule(dot == std::string::npos ? std::string() : fqn.substr(0, dot), where);

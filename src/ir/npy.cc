@@ -355,15 +355,7 @@ std::string WriteNpyBytes(const Tensor& tensor) {
 }
 
 std::optional<Diagnostic> WriteNpyFile(const std::string& path, const Tensor& tensor) {
-  std::string bytes = WriteNpyBytes(tensor);
-  std::ofstream f(path, std::ios::binary);
-  if (f) f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!f) {
-    DiagLocation loc;
-    loc.file = path;
-    return MakeDiagnostic(DiagCode::kIoError, loc, "cannot write the .npy file");
-  }
-  return std::nullopt;
+  return WriteFileAtomically(path, WriteNpyBytes(tensor));
 }
 
 }  // namespace qrules
