@@ -10,7 +10,6 @@
 #include "qrules/format.h"
 #include "qrules/version.h"
 #include "cli/common.h"
-#include "sema/sema.h"
 
 namespace qrules::cli {
 namespace {
@@ -97,9 +96,9 @@ int CmdFmt(const Args& args, Io& io) {
   if (a.positional.empty()) return UsageError(io, "fmt", "no input files");
   int status = 0;
   for (const std::string& path : a.positional) {
-    std::string text, error;
-    if (!ReadFile(path, 64u << 20, text, error)) {
-      io.err << fmt::format("{}: error: cannot read file: {}\n", path, error);
+    std::string text;
+    if (auto d = ReadFileBounded(path, 64u << 20, text)) {
+      io.err << RenderText(std::span<const Diagnostic>(&*d, 1));
       status = 2;
       continue;
     }

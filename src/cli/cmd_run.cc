@@ -15,12 +15,6 @@
 
 namespace qrules::cli {
 
-ModelResult LoadModel(const std::string& path, const std::optional<std::string>& modules);
-std::optional<int> PrepareRulesAndModel(const std::string& rules_path, const std::string& model_path,
-                                        const std::optional<std::string>& modules, Io& io,
-                                        std::shared_ptr<const CompiledRules>& rules,
-                                        std::shared_ptr<const Model>& model, std::vector<Diagnostic>& warnings);
-
 namespace {
 
 std::optional<int64_t> PositiveInt(const std::optional<std::string>& s, int64_t fallback, bool& bad) {

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "sema/sema.h"
 
 namespace qrules {
 namespace {
@@ -228,11 +227,7 @@ PlanDiffResult DiffPlanJsonFiles(const std::string& old_path, const std::string&
   std::string texts[2];
   const std::string* paths[2] = {&old_path, &new_path};
   for (int i = 0; i < 2; ++i) {
-    std::string error;
-    if (!ReadFile(*paths[i], size_t{1} << 30, texts[i], error)) {
-      r.diagnostics.push_back(MakeDiagnostic(DiagCode::kIoError, DiagLocation{*paths[i], 0, 0, 1, {}},
-                                             fmt::format("cannot read '{}': {}", *paths[i], error)));
-    }
+    if (auto d = ReadFileBounded(*paths[i], size_t{1} << 30, texts[i])) r.diagnostics.push_back(std::move(*d));
   }
   if (!r.diagnostics.empty()) return r;
   return DiffPlanJson(Source(old_path, std::move(texts[0])), Source(new_path, std::move(texts[1])));

@@ -18,7 +18,7 @@
 #include "interchange/yaml_tree.h"
 #include "qrules/coreai_yaml.h"
 #include "qrules/format.h"
-#include "sema/sema.h"
+#include "qrules/op_table.h"
 
 namespace qrules {
 namespace {
@@ -378,8 +378,7 @@ class Importer {
         return;
       }
       head = "op_type " + key.value;
-      auto registered = RegisteredPatternKeyOpTypes();
-      if (std::find(registered.begin(), registered.end(), key.value) == registered.end()) {
+      if (!IsRegisteredOp(key.value)) {
         // coreai_opt gives op-level specs to registered patterns only, so this entry never
         // applies: keep it as a comment (an entry would only draw the unregistered-op-type lint).
         Emit(indent, fmt::format("# {}{}: not a registered op type, so coreai_opt never applies this entry",
@@ -1028,11 +1027,10 @@ YamlImportResult ImportCoreaiYaml(const std::shared_ptr<const Source>& yaml, con
 }
 
 YamlImportResult ImportCoreaiYamlFile(const std::string& path, const YamlImportOptions& options) {
-  std::string text, error;
-  if (!ReadFile(path, size_t{64} << 20, text, error)) {
+  std::string text;
+  if (auto d = ReadFileBounded(path, size_t{64} << 20, text)) {
     YamlImportResult r;
-    r.diagnostics.push_back(MakeDiagnostic(DiagCode::kIoError, DiagLocation{path, 0, 0, 1, {}},
-                                           fmt::format("cannot read '{}': {}", path, error)));
+    r.diagnostics.push_back(std::move(*d));
     return r;
   }
   return ImportCoreaiYaml(std::make_shared<const Source>(path, std::move(text)), options);
