@@ -183,6 +183,26 @@ struct TensorInfo {
   bool is_float() const;
 };
 
+// The export idioms of a model, recognised once when it is built (src/ir/idioms.cc), so that the
+// resolver (and any later reader) sees the torch program an ONNX export stands for instead of
+// re-deriving it: which tensors are activations, which ops are pieces of one torch op.
+struct ExportIdioms {
+  // [tensor] Its values depend on a graph input's values.  A float tensor computed only from
+  // constants and shapes (a Resize's scales built by Shape -> ... -> Concat) is not an
+  // activation: in the torch program it is a Python number.
+  std::vector<bool> value_dependent;
+  // [op] For a MatMul reading a constant weight (a linear exported for a 3-D input): the Add of a
+  // constant rank-1 tensor, in the same module, that applies the linear's bias; else kNoOp.
+  std::vector<OpId> bias_add;
+  // [op] One-activation chains reading the op's output 0: the erf-GELU chain
+  // Mul(Mul(x, Add(Erf(Div(x, c1)), c2)), c3) (its ops in that order) and SiLU's / Hardswish's
+  // x * sigmoid(x) / x * hardsigmoid(x) (the sigmoid and the Mul); empty when none.
+  std::vector<std::vector<std::vector<OpId>>> activation_chains;
+  // [op] A piece of a leaf module that is one unregistered op in torch (LayerNorm, GroupNorm,
+  // InstanceNorm decomposed by an export below opset 17): never a pattern key.
+  std::vector<bool> inside_single_op_module;
+};
+
 // The immutable model.  Build it with ModelBuilder, ParseModelText or ImportOnnx.
 class Model {
  public:
@@ -226,6 +246,12 @@ class Model {
   // (onnx::Conv_193)"; just the name when they agree.
   std::string NameForMessages(TensorId id) const;
 
+  // Export idioms (see ExportIdioms), recognised when the model was built.
+  const ExportIdioms& idioms() const { return idioms_; }
+  // The op reading op's output 0, when exactly one does and the graph does not return it.
+  OpId SoleConsumer(const Op& op) const;
+  bool IsGraphOutput(TensorId t) const;
+
   // Whether any module carries a type (plain ONNX without a module map has none).
   bool has_module_types() const;
 
@@ -240,6 +266,7 @@ class Model {
   std::unordered_map<std::string, ModuleId> module_index_;
   std::unordered_map<std::string, OpId> op_index_;
   std::unordered_map<std::string, TensorId> tensor_index_;
+  ExportIdioms idioms_;
 };
 
 // The result of building, parsing or importing a model.  `model` is null when there were errors.
@@ -311,7 +338,7 @@ class ModelBuilder {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The op registry (semantics.md §b.5, §b.10)
+// The op registry (grammar/SEMANTICS.md §b.5, §b.10)
 
 // The op table (FindOpType, AllOpTypes, IsRegisteredOp) is qrules/op_table.h, included above.
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "qrules/ir.h"
 #include "qrules/tensor.h"
 
 namespace qrules::internal {
@@ -24,5 +25,8 @@ std::string Quote(std::string_view s);
 std::string NameOrQuote(std::string_view s);
 // Shortest round-trip text of a float ("1", "0.1", "-inf", "nan").
 std::string FormatFloat(float v);
+
+// The export idioms of a built model (idioms.cc); ModelBuilder stores them in the model.
+ExportIdioms FindExportIdioms(const Model& model);
 
 }  // namespace qrules::internal

@@ -554,6 +554,7 @@ ModelResult ModelBuilder::Build() && {
       m.modules_[static_cast<size_t>(t.owner)].states.push_back(m.tensor_index_.at(t.name));
     }
   }
+  m.idioms_ = internal::FindExportIdioms(m);
   return {std::move(model), std::move(b.diagnostics)};
 }
 

@@ -1,4 +1,4 @@
-// Resolution: rule table x model -> plan.  The steps are those of plan.h (semantics.md §b), in
+// Resolution: rule table x model -> plan.  The steps are those of plan.h (grammar/SEMANTICS.md §b), in
 // order; each function below is one step.
 #include <optional>
 #include <algorithm>
@@ -295,32 +295,13 @@ class Resolver {
   // also carry float tensors computed from constants and shapes only (a Resize's scales built by
   // Shape -> ... -> Concat, a Pad value): in the PyTorch program those are Python numbers, never
   // observed or fake-quantized, and quantizing a resize scale would change the output's shape.
-  void FindValueDependentTensors() {
-    value_dependent_.assign(M().tensors().size(), false);
-    for (TensorId t : M().inputs()) value_dependent_[static_cast<size_t>(t)] = true;
-    for (const Op& op : M().ops()) {  // in topological order
-      // Outputs that depend on the input's shape, not its values.
-      if (op.type == "Shape" || op.type == "Size" || op.type == "ConstantOfShape") continue;
-      bool dependent = false;
-      for (TensorId t : op.inputs) dependent = dependent || (t != kNoTensor && value_dependent_[static_cast<size_t>(t)]);
-      if (!dependent) continue;
-      for (TensorId t : op.outputs) {
-        if (t != kNoTensor) value_dependent_[static_cast<size_t>(t)] = true;
-      }
-    }
-  }
+  void FindValueDependentTensors() { value_dependent_ = M().idioms().value_dependent; }
 
-  // Leaf modules that are one unregistered op in the torch program (F.layer_norm, ...) but that
-  // ONNX exports below opset 17 decompose into ReduceMean, Sub, Pow, Sqrt, Div, Mul, Add: those
-  // pieces are not the program's ops, so none of them is a pattern key (no fake-quant inside).
+  // A piece of a decomposed LayerNorm / GroupNorm / InstanceNorm module (ExportIdioms).
   bool InsideUnregisteredModuleOp(const Op& op) const {
-    static constexpr std::string_view kSingleOpModules[] = {
-        "torch.nn.modules.normalization.LayerNorm", "torch.nn.modules.normalization.GroupNorm",
-        "torch.nn.modules.instancenorm.InstanceNorm1d", "torch.nn.modules.instancenorm.InstanceNorm2d",
-        "torch.nn.modules.instancenorm.InstanceNorm3d"};
-    const std::string& type = M().module(op.module).type;
-    return std::find(std::begin(kSingleOpModules), std::end(kSingleOpModules), type) != std::end(kSingleOpModules);
+    return M().idioms().inside_single_op_module[static_cast<size_t>(IdOf(op))];
   }
+  OpId IdOf(const Op& op) const { return static_cast<OpId>(&op - M().ops().data()); }
 
   bool IsActivation(TensorId t) const { return M().tensor(t).is_float() && value_dependent_[static_cast<size_t>(t)]; }
 
@@ -427,95 +408,13 @@ class Resolver {
   }
 
   // --- §b.5, §b.6: patterns, fusion, annotation order, edge sharing ----------------------------------
-  // The sole consumer of op's output 0, when it has exactly one and the tensor is not a graph output.
-  bool IsGraphOutput(TensorId t) const {
-    return std::find(M().outputs().begin(), M().outputs().end(), t) != M().outputs().end();
-  }
-
-  OpId SoleConsumer(const Op& op) const {
-    if (op.outputs.empty()) return kNoOp;
-    const TensorInfo& t = M().tensor(op.outputs[0]);
-    if (t.consumers.size() != 1 || IsGraphOutput(op.outputs[0])) return kNoOp;
-    return t.consumers[0];
-  }
-
-  // The first output of `producer` when exactly two ops read it and the model does not return it
-  // (the shape of x * f(x) activations), else kNoTensor.
-  TensorId ReadByTwo(const Op& producer) const {
-    if (producer.outputs.empty()) return kNoTensor;
-    const TensorId x = producer.outputs[0];
-    return M().tensor(x).consumers.size() == 2 && !IsGraphOutput(x) ? x : kNoTensor;
-  }
-
-  // `op` is a binary op reading exactly `a` and `b` (either order).
-  static bool ReadsBoth(const Op& op, TensorId a, TensorId b) {
-    return op.inputs.size() == 2 &&
-           ((op.inputs[0] == a && op.inputs[1] == b) || (op.inputs[0] == b && op.inputs[1] == a));
-  }
-
-
-  // A linear exported as MatMul (3-D inputs) carries its bias in a separate Add of a rank-1
-  // non-activation tensor in the same module: torch's F.linear has the bias built in, so the Add
-  // belongs to the linear (its output, not the MatMul's, is the linear's output).
-  OpId BiasAddAfter(const Op& op) const {
-    if (op.onnx_type != "MatMul") return kNoOp;
-    const OpId next = SoleConsumer(op);
-    if (next == kNoOp) return kNoOp;
-    const Op& add = M().op(next);
-    if (add.type != "add" || add.inputs.size() != 2 || add.module != op.module) return kNoOp;
-    const TensorId other = add.inputs[0] == op.outputs[0] ? add.inputs[1] : add.inputs[0];
-    if (other == kNoTensor || other == op.outputs[0] || value_dependent_[static_cast<size_t>(other)]) return kNoOp;
-    const TensorInfo& b = M().tensor(other);
-    return b.is_float() && b.shape.known && b.shape.rank() == 1 ? next : kNoOp;
-  }
-
-  // x * sigmoid(x) and x * hardsigmoid(x), PyTorch's exports of SiLU and (below opset 14)
-  // Hardswish: one activation in the torch program.  Its two ops when `x` (an output of
-  // `producer`) is read by exactly those two.
-  std::vector<OpId> SiluChainAfter(const Op& producer) const {
-    const TensorId x = ReadByTwo(producer);
-    if (x == kNoTensor) return {};
-    const TensorInfo& xi = M().tensor(x);
-    for (OpId s : xi.consumers) {
-      const Op& sig = M().op(s);
-      if ((sig.type != "sigmoid" && sig.type != "hardsigmoid") || sig.inputs.empty() || sig.inputs[0] != x) continue;
-      const OpId m = SoleConsumer(sig);
-      if (m == kNoOp || M().op(m).type != "mul") return {};
-      if (!ReadsBoth(M().op(m), x, sig.outputs[0])) return {};  // (then m is x's other reader)
-      return {s, m};
-    }
-    return {};
-  }
-
-  // The erf-GELU chain PyTorch exports below opset 20 for one gelu:
-  //   y = Mul(Mul(x, Add(Erf(Div(x, c1)), c2)), c3)
-  // Its ops in order when `x` (an output of `producer`) is read by exactly the chain's Div and
-  // first Mul, else empty.  In the torch program this is one activation.
-  std::vector<OpId> GeluChainAfter(const Op& producer) const {
-    const TensorId x = ReadByTwo(producer);
-    if (x == kNoTensor) return {};
-    const TensorInfo& xi = M().tensor(x);
-    auto constant_other = [&](const Op& op, TensorId mine) {
-      if (op.inputs.size() != 2) return false;
-      const TensorId other = op.inputs[0] == mine ? op.inputs[1] : op.inputs[0];
-      return other != kNoTensor && other != mine && !value_dependent_[static_cast<size_t>(other)];
-    };
-    for (OpId d : xi.consumers) {
-      const Op& div = M().op(d);
-      if (div.type != "div" || div.inputs.empty() || div.inputs[0] != x || !constant_other(div, x)) continue;
-      const OpId e = SoleConsumer(div);
-      if (e == kNoOp || M().op(e).type != "erf") return {};
-      const OpId a = SoleConsumer(M().op(e));
-      if (a == kNoOp || M().op(a).type != "add" || !constant_other(M().op(a), M().op(e).outputs[0])) return {};
-      const OpId m1 = SoleConsumer(M().op(a));
-      if (m1 == kNoOp || M().op(m1).type != "mul") return {};
-      const Op& mul1 = M().op(m1);
-      if (!ReadsBoth(mul1, x, M().op(a).outputs[0])) return {};  // (then m1 is x's other reader)
-      const OpId m2 = SoleConsumer(mul1);
-      if (m2 == kNoOp || M().op(m2).type != "mul" || !constant_other(M().op(m2), mul1.outputs[0])) return {};
-      return {d, e, a, m1, m2};
-    }
-    return {};
+  bool IsGraphOutput(TensorId t) const { return M().IsGraphOutput(t); }
+  OpId SoleConsumer(const Op& op) const { return M().SoleConsumer(op); }
+  // The export idioms the importer recognised (ExportIdioms): a MatMul linear's bias Add, and the
+  // one-activation chains (erf-GELU, SiLU, Hardswish) reading an op's output.
+  OpId BiasAddAfter(const Op& op) const { return M().idioms().bias_add[static_cast<size_t>(IdOf(op))]; }
+  const std::vector<std::vector<OpId>>& ChainsAfter(const Op& op) const {
+    return M().idioms().activation_chains[static_cast<size_t>(IdOf(op))];
   }
 
   void AnnotatePatterns() {
@@ -549,16 +448,12 @@ class Resolver {
         OpId after = SoleConsumer(M().op(next));
         const OpTypeInfo* after_info = after != kNoOp ? FindOpTypeCached(M().op(after).type) : nullptr;
         if (after_info && after_info->activation) add(with({{next, after}}));
-        for (const std::vector<OpId>& chain : {GeluChainAfter(M().op(next)), SiluChainAfter(M().op(next))}) {
-          if (!chain.empty()) add(with({{next}, chain}));
-        }
+        for (const std::vector<OpId>& chain : ChainsAfter(M().op(next))) add(with({{next}, chain}));
         add(with({{next}}));
       }
       if (act_tail && next_info && next_info->activation) add(with({{next}}));
       if (act_tail) {
-        for (const std::vector<OpId>& chain : {GeluChainAfter(last), SiluChainAfter(last)}) {
-          if (!chain.empty()) add(with({chain}));
-        }
+        for (const std::vector<OpId>& chain : ChainsAfter(last)) add(with({chain}));
       }
       add(head);
     }
