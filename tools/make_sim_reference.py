@@ -22,11 +22,11 @@ A tiny CNN exported with torch.onnx.export (opset 13, do_constant_folding=True, 
       → /fc_pb/Gemm (nn.Linear 32→10, transB=1) → output                           [N,10]
 
 and rules.qrules, which gives each layer its weight spec with an `op_name` entry (REFERENCE.md
-"Op entries"; op names are the ONNX node names, semantics.md Part 1 #1):
+"Op entries"; op names are the ONNX node names, grammar/SEMANTICS.md Part 1 #1):
 
     /conv/Conv    int8 symmetric per_channel(axis: 0)         (one scale per output channel)
     /fc_t/MatMul  int8 symmetric per_channel, axis left open  (REFERENCE.md "Spec fields",
-                  granularity: resolved from the consuming op, semantics.md §b.10: torch
+                  granularity: resolved from the consuming op, grammar/SEMANTICS.md §b.10: torch
                   axis 0, the output features = axis 1 of the stored [in, out] weight)
     /fc_pt/Gemm   int8 symmetric per_tensor
     /fc_pb/Gemm   int4 symmetric per_block(block_size: 16), axis left open (§b.10: the
@@ -39,7 +39,7 @@ the current tensor only", for activations the LAST calibration batch, so it is n
 are asymmetric (the model input: a non-zero zero point; after each ReLU: min 0, zero point
 -128), except the logits, which are symmetric.
 
-Where the activation fake-quants go (REFERENCE.md "Op entries", "Tensor maps"; semantics.md
+Where the activation fake-quants go (REFERENCE.md "Op entries", "Tensor maps"; grammar/SEMANTICS.md
 §b.4-§b.6): only key ops of registered patterns get op-level specs; conv→relu and linear→relu
 are fused patterns (conv_act, linear_act), no fake-quant inside, the output one after the relu;
 a MatMul linear's bias Add belongs to the linear (the repository README: "The plan reads an
@@ -57,7 +57,7 @@ So there are five activation points:
                                                                         int8 asymmetric
     output            output of /fc_pb/Gemm (a graph output)            int8 symmetric
 
-Numerics (semantics.md §c, computed here in float32 with numpy):
+Numerics (grammar/SEMANTICS.md §c, computed here in float32 with numpy):
   * range (§c.3): min = min(observed, 0), max = max(observed, 0), per block;
   * symmetric (§c.4): scale = max(max(-min, max) / ((qmax - qmin) / 2), 2^-23), i.e. / 127.5
     for int8 and / 7.5 for int4; zero point 0;
@@ -552,7 +552,7 @@ Written by `tools/make_sim_reference.py` (from the repository root:
 `/usr/bin/python3 tools/make_sim_reference.py`; needs Debian's python3-torch 1.13 and
 python3-onnx 1.12; seeded, so a re-run writes the same files).  No qrules code is involved: the
 scales, zero points and fake-quantized output come from PyTorch and numpy, following
-`grammar/REFERENCE.md` and semantics.md §b-§d.  The generator's docstring has the details.
+`grammar/REFERENCE.md` and grammar/SEMANTICS.md §b-§d.  The generator's docstring has the details.
 
 * `model.onnx` — torch.onnx.export (opset 13, constant folding, dynamic batch) of a tiny CNN:
   `/conv/Conv` → `/Relu` → `/fc_t/MatMul` + `/fc_t/Add` (nn.Linear on a 4-D tensor, its weight
@@ -572,14 +572,14 @@ scales, zero points and fake-quantized output come from PyTorch and numpy, follo
   (axes in the stored layout), observed min/max, scales (also as float32 bits), zero points.
 
 What it checks: that calibrating on `calib.npy` (observers on, fake quantization off — every
-fake-quant, the weights' too, semantics.md §d; `global_minmax` makes the batch size irrelevant)
+fake-quant, the weights' too, grammar/SEMANTICS.md §d; `global_minmax` makes the batch size irrelevant)
 and then running `input.npy` with `rules.qrules` gives `expected.npy`, with the qparams of
 `points.json`.  On the way: where the fake-quants go (conv/linear → relu fused, the MatMul
 linear's bias Add inside its pattern, /Flatten sharing its input's fake-quant, biases float), the
 stored-layout axes of a transposed MatMul weight and of per-block blocks, the int4 range,
 symmetric (/127.5, /7.5) and asymmetric (zero point, round half to even) qparams, clamping.
 
-Exactness.  PyTorch's `fake_quantize_*` ops multiply by 1/scale where semantics.md §c.8 divides;
+Exactness.  PyTorch's `fake_quantize_*` ops multiply by 1/scale where grammar/SEMANTICS.md §c.8 divides;
 the two can round differently at a .5 tie.  The generator removes that ambiguity: every weight
 group's largest magnitude is positive (the max-magnitude weight lands on +127.5 / +7.5, which
 clamps to 127 / 7 either way, not on the -127.5 tie), and every input sample keeps its values at
@@ -652,7 +652,7 @@ def main():
         "model": "model.onnx",
         "rules": "rules.qrules",
         "calibration": {"data": "calib.npy", "observers": "on",
-                        "fake_quant": "off, weights included (semantics.md §d)"},
+                        "fake_quant": "off, weights included (grammar/SEMANTICS.md §d)"},
         "input": "input.npy",
         "expected": "expected.npy",
         "float": "float.npy",

@@ -1,6 +1,6 @@
 // qrules/config.h — the configuration model: QuantizationSpec, OpQuantizerConfig,
 // ModuleQuantizerConfig, QuantizerConfig and QATSchedule, exactly as coreai_opt defines them
-// (../shared/design/semantics.md §a, §c.1–c.2, §c.9).
+// (grammar/SEMANTICS.md §a, §c.1–c.2, §c.9).
 //
 // These are plain value types.  A compiled .qrules file yields a `QuantizerConfig` (see compile.h);
 // programs may also build one in C++:

@@ -10,8 +10,8 @@
 //   qrules::YamlExportResult y = qrules::ExportCoreaiYaml(*c.rules);
 //   if (y.ok()) std::cout << y.text;
 //
-// Import reads what coreai_opt's `QuantizerConfig.from_yaml` reads (../shared/design/coreai-yaml.md,
-// semantics.md §a, §f), with the same coercions: a top-level mapping with `quantization_config`
+// Import reads what coreai_opt's `QuantizerConfig.from_yaml` reads (grammar/COREAI-YAML.md,
+// grammar/SEMANTICS.md §a, §f), with the same coercions: a top-level mapping with `quantization_config`
 // (required) and `quantization_spec` (anchors only, ignored); anchors, aliases and `<<` merge keys;
 // `null` or an empty value = disabled (`none`), `{}` = the class default; `global_config` absent =
 // the default W8A8 config; quoted digit-string keys of op/module input/output maps become indices

@@ -1,10 +1,10 @@
 // qrules/fake_quant.h — fake-quantization numerics: block layouts, ranges, qparams and the QDQ
-// kernels of semantics.md §c.3–§c.8, bit for bit as the golden vectors in tests/data/golden.
+// kernels of grammar/SEMANTICS.md §c.3–§c.8, bit for bit as the golden vectors in tests/data/golden.
 //
 //   qrules::QuantizationSpec spec = qrules::DefaultWeightSpec();   // int8 symmetric, per-channel 0
 //   qrules::BlockLayout layout;
 //   if (auto st = qrules::MakeBlockLayout(shape, spec.granularity, &layout); !st.ok()) {
-//     // st.code == NumericsError::kBlockSizeMismatch: keep the tensor float (semantics part 1 #6)
+//     // st.code == NumericsError::kBlockSizeMismatch: keep the tensor float (SEMANTICS.md Part 1 #6)
 //   }
 //   qrules::BlockRange range = qrules::ComputeRange(layout, x, spec.float_range_min,
 //                                                   spec.float_range_max);

@@ -8,7 +8,7 @@
 // Every op type qrules knows, once: its torch functional name (what rules say: `op_type conv2d`),
 // the ONNX op that carries it, the role of each input by schema position (which names the
 // op_input keys and, for parameter slots, the op_state keys), the registered pattern it is the
-// key op of (semantics §b.5), whether it shares observers, and the default weight axes (§b.10).
+// key op of (grammar/SEMANTICS.md §b.5), whether it shares observers, and the default weight axes (§b.10).
 // The importer maps ONNX ops through it, the executor maps ops of IR text back to their ONNX
 // kernel through it, sema's list of registered op types comes from it, and grammar/REFERENCE.md
 // documents it ("The op table").  Several torch spellings may share an ONNX op (add, add_); the

@@ -6,8 +6,8 @@
 //   for (const qrules::OpPlan& op : plan.plan->ops) ...        // every op, with every tensor decided
 //   std::cout << qrules::RenderPlanJson(*plan.plan);
 //
-// Resolution follows coreai_opt's graph mode exactly (../shared/design/semantics.md §b and the
-// Part 1 decisions):
+// Resolution follows coreai_opt's graph mode exactly (grammar/SEMANTICS.md §b and the Part 1
+// decisions):
 //   1. every module gets one ModuleQuantizerConfig: module_name entries, then module_type entries,
 //      then global; within a level the later entry wins, and a match propagates to all descendants
 //      not yet assigned (with the module-level spec maps emptied);

@@ -8,7 +8,7 @@
 //
 // Every selector of one level is matched against a name in one pass: exact names through a hash
 // map, regexes (full match) through one RE2::Set; the indices come back sorted by file order, so
-// the last one is the entry that wins (later entry wins, semantics.md §b.1, §b.3).  Scopes are
+// the last one is the entry that wins (later entry wins, grammar/SEMANTICS.md §b.1, §b.3).  Scopes are
 // numbered 0 = global, 1.. = module_type entries, then module_name entries.  Immutable after
 // Build and safe to share between threads (the caller passes its own scratch buffers).
 #pragma once

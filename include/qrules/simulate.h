@@ -8,7 +8,7 @@
 //   qrules::SimReport report = s.simulator->Evaluate({test_images}, &labels, 64);
 //   std::cout << qrules::RenderReportText(report);
 //
-// Lifecycle (coreai_opt, semantics.md §d): every fake-quant point of the plan becomes one
+// Lifecycle (coreai_opt, grammar/SEMANTICS.md §d): every fake-quant point of the plan becomes one
 // FakeQuantizer (shared points share it).  Weights are fake-quantized once, when the simulator is
 // created, with their own (static) observer.  `Calibrate` runs the model with activation
 // observers on and every fake quantization off, the weights' too, so that activation ranges are

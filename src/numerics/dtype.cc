@@ -1,5 +1,5 @@
 // The numerics-related free functions declared in qrules/config.h: names, parsing, ranges of the
-// quantized dtypes (semantics.md §c.1, §c.2, §c.9).
+// quantized dtypes (grammar/SEMANTICS.md §c.1, §c.2, §c.9).
 #include <array>
 #include <cstdint>
 #include <optional>

@@ -42,7 +42,8 @@ TEST_CASE("every language diagnostic code has a golden test", "[golden]") {
       if (e != std::string::npos) covered.insert(text.substr(p + 2, e - p - 2));
     }
   }
-  // The codes of the table in language.md (the last three need a model: lint_model/).
+  // The codes the language was designed to guarantee, a subset of grammar/REFERENCE.md's
+  // Diagnostics table (the last three need a model: lint_model/).
   for (const char* code : {"syntax", "unknown-field", "unknown-dtype", "unknown-qscheme",
                            "unknown-granularity", "unknown-qparams", "invalid-spec", "regex-syntax",
                            "mixed-keys", "global-module-spec", "duplicate-entry", "unknown-spec",

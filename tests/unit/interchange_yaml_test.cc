@@ -1,5 +1,5 @@
 // coreai_opt YAML import/export (include/qrules/coreai_yaml.h): every form of
-// ../shared/design/coreai-yaml.md against a hand-written expected .qrules (tests/golden/yaml), what
+// grammar/COREAI-YAML.md against a hand-written expected .qrules (tests/golden/yaml), what
 // each form means on models, the importer's errors with their YAML line:column, and the
 // YAML -> qrules -> YAML -> qrules round trip on every model.
 #include <catch2/catch.hpp>
@@ -104,7 +104,7 @@ constexpr auto kState = TensorRole::kState;
 
 }  // namespace
 
-TEST_CASE("every form of coreai-yaml.md imports to its hand-written .qrules", "[interchange][yaml]") {
+TEST_CASE("every form of COREAI-YAML.md imports to its hand-written .qrules", "[interchange][yaml]") {
   testing::InSourceDir in_source;
   auto files = testing::FilesWithExtension(kGolden, ".yaml");
   std::erase_if(files, [](const fs::path& p) { return p.parent_path().filename() != "yaml"; });
@@ -545,7 +545,7 @@ TEST_CASE("round trip: YAML -> qrules -> YAML -> qrules resolves to the same pla
     REQUIRE(c.ok());
     cases.push_back({q.string(), c.rules});
   }
-  // The eight forms of coreai-yaml.md and every preset (at least the seven shipped).
+  // The eight forms of grammar/COREAI-YAML.md and every preset (at least the seven shipped).
   REQUIRE(cases.size() >= 8 + 7);
   for (const auto& [name, first] : cases) {
     SECTION(name) {

@@ -75,7 +75,7 @@ TEST_CASE("builder errors are model-invalid diagnostics", "[ir][model]") {
         "m: error: op 'o' reads undefined tensor 'nope' [model-invalid]\n");
 }
 
-TEST_CASE("the op registry follows semantics.md b.5 and b.10", "[ir][model]") {
+TEST_CASE("the op registry follows SEMANTICS.md b.5 and b.10", "[ir][model]") {
   for (const char* t : {"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
                         "linear", "embedding", "matmul", "add", "add_", "mul", "mul_", "sub", "sub_", "isub",
                         "flatten", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool2d", "adaptive_avg_pool2d",

@@ -1,4 +1,4 @@
-// The .qrules language builds exactly the configuration model of semantics.md §a.
+// The .qrules language builds exactly the configuration model of grammar/SEMANTICS.md §a.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -29,7 +29,8 @@ const TensorSpecEntry& Entry(const TensorSpecMap& m, const TensorKey& k) {
 
 }  // namespace
 
-// The example of language.md, "Shape".
+// The language's design example: specs, inheritance and every kind of scope and op entry in one
+// file (grammar/REFERENCE.md).
 constexpr const char* kDesignExample = R"(qrules 1
 
 # A spec says how one tensor is quantized.

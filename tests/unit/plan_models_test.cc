@@ -1,6 +1,6 @@
 // The shared Fashion-MNIST models (tests/data/models) with the presets of rules/: the expected
 // tensors come from the models' documented structure (models/README.md, the module maps), and
-// from the preset definitions (semantics.md §c.9, §e).
+// from the preset definitions (grammar/SEMANTICS.md §c.9, §e).
 #include <catch2/catch.hpp>
 
 #include "qrules/compile.h"
@@ -140,7 +140,7 @@ TEST_CASE("every preset resolves on every shared model", "[plan][models]") {
 // zoo_sequence (tests/data/models/make_torch_zoo.py) is a PyTorch export at opset 13: its
 // nn.Linear layers on 3-D inputs become MatMul + Add(bias), F.gelu the erf chain Div, Erf, Add,
 // Mul, Mul, and nn.LayerNorm nine element-wise ops.  In the PyTorch program each is one op, so
-// (semantics §b.4-b.5) a linear's output fake-quant sits after its bias, gelu fuses into the
+// (grammar/SEMANTICS.md §b.4-b.5) a linear's output fake-quant sits after its bias, gelu fuses into the
 // linear before it, and the unregistered layer_norm carries no fake-quant inside.
 TEST_CASE("zoo_sequence with w8a8: exported decompositions are the torch program's ops", "[plan][models]") {
   auto model = Load("zoo_sequence");

@@ -1,5 +1,5 @@
-// Resolution semantics (semantics.md §a.9, §b.1-b.10, Part 1) on small IR models written in the
-// IR text format.  Every expectation is derived from the semantics text, case by case.
+// Resolution semantics (grammar/SEMANTICS.md §a.9, §b.1-b.10, Part 1) on small IR models written
+// in the IR text format.  Every expectation is derived from the semantics text, case by case.
 #include <catch2/catch.hpp>
 
 #include "qrules/compile.h"

@@ -1,5 +1,5 @@
 // The fake-quant simulator against an independent computation: a linear layer quantized by hand
-// in the test (scalar float32 code written from semantics.md §c, not the library's kernels).
+// in the test (scalar float32 code written from grammar/SEMANTICS.md §c, not the library's kernels).
 #include <catch2/catch.hpp>
 
 #include <cmath>
