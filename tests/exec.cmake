@@ -8,3 +8,5 @@ qrules_add_test(exec_tests
   unit/exec_robustness_test.cc
   unit/exec_fast_paths_test.cc)
 target_link_libraries(exec_tests PRIVATE qrules_exec qrules_ir)
+qrules_add_test(fuzz_regression_tests unit/fuzz_regressions_test.cc)
+target_link_libraries(fuzz_regression_tests PRIVATE qrules_exec qrules_ir)

@@ -349,8 +349,9 @@ void Executor::Impl::Plan(const Model& m, Impl& im, const std::vector<int>& last
     f.head_out = head.outputs[0];
     TensorId cur = head.outputs[0];
     int next = SoleReader(m, im.is_graph_output, cur);
+    // (A malformed Add with one input is no bias: its own kernel reports it.)
     if ((t == "MatMul" || t == "qrules.LinearT") && next >= 0 && head.inputs.size() == 2 &&
-        im.steps[next].kernel_type == "Add") {
+        im.steps[next].kernel_type == "Add" && im.steps[next].inputs.size() == 2) {
       // Bias: a rank-1 state of the weight's output width, the weight a rank-2 state.
       const Impl::Step& add = im.steps[next];
       const TensorId other = add.inputs[0] == cur ? add.inputs[1] : add.inputs[0];

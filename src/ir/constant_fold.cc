@@ -18,9 +18,12 @@ const Attribute* Attr(const AttributeMap& a, std::string_view name, Attribute::K
 // The tensor's values as int64 (integer tensors), for shapes and axes.
 const std::vector<int64_t>* Ints(const Tensor* t) { return t && !t->is_float() ? &t->i64 : nullptr; }
 
+// The element count, or -1 when a dimension is negative or the product overflows.
 int64_t Numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
+  }
   return n;
 }
 
@@ -50,8 +53,7 @@ Result Reshape(const Tensor& x, const Tensor* shape_t, const AttributeMap& attrs
       infer = static_cast<int>(i);
       continue;
     }
-    if (shape[i] < 0) return std::nullopt;
-    known *= shape[i];
+    if (shape[i] < 0 || __builtin_mul_overflow(known, shape[i], &known)) return std::nullopt;
   }
   if (infer >= 0) {
     if (known == 0 || x.numel() % known != 0) return std::nullopt;

@@ -222,7 +222,7 @@ NpyResult ReadNpyBytes(std::string_view bytes, std::string_view name) {
   if (dt.kind == 'f') {
     t.f32.resize(n);
     if (dt.bytes == 4) {
-      std::memcpy(t.f32.data(), p, n * 4);
+      if (n > 0) std::memcpy(t.f32.data(), p, n * 4);  // an empty vector's data() may be null
     } else if (dt.bytes == 2) {
       for (size_t i = 0; i < n; ++i) t.f32[i] = HalfToFloat(Load<uint16_t>(p + 2 * i));  // exact
     } else {

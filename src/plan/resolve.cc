@@ -1044,7 +1044,9 @@ class Resolver {
       for (int h : op_name_matches_[o]) name_hits[static_cast<size_t>(h)].push_back(static_cast<OpId>(o));
     }
     for (size_t h = 0; h < table_->op_name_count(); ++h) {
-      auto [s, k] = table_->op_name_entry(static_cast<int>(h));
+      // Not a structured binding: the lambda below captures the scope, which clang < 16 refuses.
+      const auto where = table_->op_name_entry(static_cast<int>(h));
+      const int s = where.first, k = where.second;
       const OpNameEntry& entry = scopes_[static_cast<size_t>(s)].config->op_name[static_cast<size_t>(k)];
       if (name_hits[h].empty()) {
         Diagnostic& d = Report(DiagCode::kUnmatchedRule, entry.selector.where,
