@@ -26,6 +26,9 @@ std::string NameOrQuote(std::string_view s);
 // Shortest round-trip text of a float ("1", "0.1", "-inf", "nan").
 std::string FormatFloat(float v);
 
+// IEEE binary16 bits to float32 (exact: every half is a float).
+float HalfToFloat(uint16_t h);
+
 // The export idioms of a built model (idioms.cc); ModelBuilder stores them in the model.
 ExportIdioms FindExportIdioms(const Model& model);
 

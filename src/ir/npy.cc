@@ -1,6 +1,8 @@
 // NumPy .npy reading and writing (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 #include "qrules/npy.h"
 
+#include "ir/ir_internal.h"
+
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -23,18 +25,6 @@ struct Dtype {
   std::string_view name;  // NumPy's name, for messages
 };
 
-float HalfToFloat(uint16_t h) {
-  const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  float v;
-  if (exp == 0) {
-    v = std::ldexp(static_cast<float>(mant), -24);
-  } else if (exp == 31) {
-    v = mant ? NAN : INFINITY;
-  } else {
-    v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
-  }
-  return sign ? -v : v;
-}
 
 // Minimal parser for the header's Python dict literal.
 class HeaderParser {
@@ -224,7 +214,7 @@ NpyResult ReadNpyBytes(std::string_view bytes, std::string_view name) {
     if (dt.bytes == 4) {
       if (n > 0) std::memcpy(t.f32.data(), p, n * 4);  // an empty vector's data() may be null
     } else if (dt.bytes == 2) {
-      for (size_t i = 0; i < n; ++i) t.f32[i] = HalfToFloat(Load<uint16_t>(p + 2 * i));  // exact
+      for (size_t i = 0; i < n; ++i) t.f32[i] = internal::HalfToFloat(Load<uint16_t>(p + 2 * i));  // exact
     } else {
       size_t inexact = 0;
       for (size_t i = 0; i < n; ++i) {

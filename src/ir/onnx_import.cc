@@ -56,18 +56,6 @@ DtypeInfo OnnxDtype(int32_t t) {
   }
 }
 
-float HalfToFloat(uint16_t h) {
-  uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  float v;
-  if (exp == 0) {
-    v = std::ldexp(static_cast<float>(mant), -24);
-  } else if (exp == 31) {
-    v = mant ? NAN : INFINITY;
-  } else {
-    v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
-  }
-  return sign ? -v : v;
-}
 
 float Bfloat16ToFloat(uint16_t b) {
   uint32_t bits = static_cast<uint32_t>(b) << 16;
@@ -238,7 +226,7 @@ std::optional<Tensor> Importer::ConvertTensor(const TensorProto& t, const std::s
       switch (t.data_type()) {
         case TensorProto::FLOAT: out.f32[i] = ReadLE<float>(p); break;
         case TensorProto::DOUBLE: out.f32[i] = static_cast<float>(ReadLE<double>(p)); break;
-        case TensorProto::FLOAT16: out.f32[i] = HalfToFloat(ReadLE<uint16_t>(p)); break;
+        case TensorProto::FLOAT16: out.f32[i] = internal::HalfToFloat(ReadLE<uint16_t>(p)); break;
         case TensorProto::BFLOAT16: out.f32[i] = Bfloat16ToFloat(ReadLE<uint16_t>(p)); break;
         case TensorProto::INT64: out.i64[i] = ReadLE<int64_t>(p); break;
         case TensorProto::INT32: out.i64[i] = ReadLE<int32_t>(p); break;
@@ -267,7 +255,7 @@ std::optional<Tensor> Importer::ConvertTensor(const TensorProto& t, const std::s
         if (static_cast<size_t>(t.int32_data_size()) != n) return count_error(t.int32_data_size());
         for (int32_t v : t.int32_data()) {
           auto bits = static_cast<uint16_t>(v);
-          out.f32.push_back(t.data_type() == TensorProto::FLOAT16 ? HalfToFloat(bits) : Bfloat16ToFloat(bits));
+          out.f32.push_back(t.data_type() == TensorProto::FLOAT16 ? internal::HalfToFloat(bits) : Bfloat16ToFloat(bits));
         }
         break;
       case TensorProto::INT64:
