@@ -13,7 +13,9 @@
 namespace qrules::internal {
 
 // Largest element count a kernel will allocate (4 Gi elements); bigger shapes are user errors.
-inline constexpr int64_t kMaxElements = int64_t{1} << 32;
+// Not const: the fuzzing harness (tests/fuzz/fuzz_exec.h) lowers it, so that an allowed but huge
+// tensor (a Pad to 2^31 elements) is refused there instead of taking the fuzzer's time and memory.
+inline int64_t kMaxElements = int64_t{1} << 32;
 
 // Product of dims with overflow and negativity checks; -1 when invalid or larger than kMaxElements.
 int64_t CheckedNumel(std::span<const int64_t> shape);

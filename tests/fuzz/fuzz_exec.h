@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
+#include "exec/kernel_util.h"
 #include "qrules/executor.h"
 
 namespace qrules_fuzz {
@@ -21,7 +22,12 @@ inline constexpr int64_t kMaxRunInputElements = 4096;  // per graph input
 inline constexpr size_t kMaxRunOps = 256;
 
 inline bool RunEnabled() {
-  static const bool enabled = std::getenv("QRULES_FUZZ_NO_RUN") == nullptr;
+  static const bool enabled = [] {
+    // Tensors past 4 Mi elements are refused while fuzzing: a model may legitimately pad or
+    // expand to billions of elements, which would only measure the fuzzer's patience.
+    qrules::internal::kMaxElements = int64_t{1} << 22;
+    return std::getenv("QRULES_FUZZ_NO_RUN") == nullptr;
+  }();
   return enabled;
 }
 
