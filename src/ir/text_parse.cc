@@ -14,6 +14,11 @@
 namespace qrules {
 namespace {
 
+// "" (the root) or dot-separated non-empty names.
+bool IsModuleName(const std::string& fqn) {
+  return fqn.empty() || (fqn.front() != '.' && fqn.back() != '.' && fqn.find("..") == std::string::npos);
+}
+
 namespace g = ir_grammar;
 namespace pegtl = tao::pegtl;
 using Node = pegtl::parse_tree::node;
@@ -97,7 +102,7 @@ class Walker {
       const Node* name = Child(n, g::module_name{});
       const Node* type = Child(n, g::module_type{});
       std::string fqn = Unquote(name->string_view());
-      if (!fqn.empty() && (fqn.front() == '.' || fqn.back() == '.' || fqn.find("..") != std::string::npos)) {
+      if (!IsModuleName(fqn)) {
         Error(*name, fmt::format("'{}' is not a module name: names are dot-separated and non-empty", fqn));
         return;
       }
@@ -319,7 +324,15 @@ class Walker {
       op.where = Range(*name);
       op.where.end = op.where.begin + static_cast<uint32_t>(name->string_view().find_last_of('"') + 1);
     }
-    if (const Node* module = Child(n, g::op_module_clause{})) op.module = Unquote(module->children.front()->string_view());
+    if (const Node* module = Child(n, g::op_module_clause{})) {
+      op.module = Unquote(module->children.front()->string_view());
+      // The same rule as a module declaration: the printer writes this name as one, and found
+      // by the qir fuzzer, an op `in ".x"` printed a module the parser then refused.
+      if (!IsModuleName(op.module)) {
+        Error(*module, fmt::format("'{}' is not a module name: names are dot-separated and non-empty", op.module));
+        return;
+      }
+    }
     if (const Node* onnx = Child(n, g::onnx_type{})) op.onnx_type = Unquote(onnx->string_view());
     if (const Node* axes = Child(n, g::weight_axes_clause{})) {
       int values[2] = {0, 0};

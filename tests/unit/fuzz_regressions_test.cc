@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "qrules/executor.h"
+#include "qrules/ir.h"
 #include "qrules/npy.h"
 #include "qrules/onnx_import.h"
 #include "test_util.h"
@@ -32,6 +33,20 @@ TEST_CASE("ONNX inputs a fuzzer crashed on import, and build an executor or say 
     if (!r.ok()) continue;
     ExecutorResult e = Executor::Create(r.model);
     CHECK((e.ok() || HasErrors(e.diagnostics)));
+  }
+}
+
+TEST_CASE("IR text a fuzzer broke: what parses prints to text that parses again", "[fuzz][qir]") {
+  const auto cases = Cases("qir");
+  REQUIRE_FALSE(cases.empty());
+  for (const auto& path : cases) {
+    INFO(path.filename().string());
+    ModelResult r = ParseModelText(std::make_shared<const Source>(path.string(), testing::ReadText(path)));
+    CHECK((r.ok() || HasErrors(r.diagnostics)));
+    if (!r.ok()) continue;
+    ModelResult again = ParseModelText(std::make_shared<const Source>("printed.qir", PrintModelText(*r.model)));
+    INFO(RenderText(again.diagnostics));
+    CHECK(again.ok());
   }
 }
 
