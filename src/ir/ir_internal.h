@@ -26,6 +26,10 @@ std::string NameOrQuote(std::string_view s);
 // Shortest round-trip text of a float ("1", "0.1", "-inf", "nan").
 std::string FormatFloat(float v);
 
+// "" (the root) or dot-separated non-empty names: the one rule for module names, in IR text and
+// in module maps.
+bool IsModuleName(std::string_view fqn);
+
 // IEEE binary16 bits to float32 (exact: every half is a float).
 float HalfToFloat(uint16_t h);
 

@@ -154,13 +154,10 @@ bool Importer::LoadModuleMap() {
       }
     }
   }
-  auto valid_fqn = [](const std::string& s) {
-    return s.empty() || (s.front() != '.' && s.back() != '.' && s.find("..") == std::string::npos);
-  };
   if (j.contains("modules")) {
     have_map_modules_ = true;
     for (const auto& [fqn, type] : j["modules"].items()) {
-      if (!valid_fqn(fqn)) return fail(fmt::format("\"{}\" is not a module name", fqn));
+      if (!internal::IsModuleName(fqn)) return fail(fmt::format("\"{}\" is not a module name", fqn));
       map_modules_.emplace_back(fqn, type.get<std::string>());
       map_module_set_.insert(fqn);
     }
@@ -168,7 +165,9 @@ bool Importer::LoadModuleMap() {
   if (j.contains("nodes")) {
     for (const auto& [node, fqn] : j["nodes"].items()) {
       std::string m = fqn.get<std::string>();
-      if (!valid_fqn(m)) return fail(fmt::format("node \"{}\" is attributed to \"{}\", not a module name", node, m));
+      if (!internal::IsModuleName(m)) {
+        return fail(fmt::format("node \"{}\" is attributed to \"{}\", not a module name", node, m));
+      }
       if (have_map_modules_ && !map_module_set_.count(m)) {
         return fail(fmt::format("node \"{}\" is attributed to module \"{}\", which \"modules\" does not list", node, m));
       }

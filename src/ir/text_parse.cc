@@ -14,11 +14,6 @@
 namespace qrules {
 namespace {
 
-// "" (the root) or dot-separated non-empty names.
-bool IsModuleName(const std::string& fqn) {
-  return fqn.empty() || (fqn.front() != '.' && fqn.back() != '.' && fqn.find("..") == std::string::npos);
-}
-
 namespace g = ir_grammar;
 namespace pegtl = tao::pegtl;
 using Node = pegtl::parse_tree::node;
@@ -102,7 +97,7 @@ class Walker {
       const Node* name = Child(n, g::module_name{});
       const Node* type = Child(n, g::module_type{});
       std::string fqn = Unquote(name->string_view());
-      if (!IsModuleName(fqn)) {
+      if (!internal::IsModuleName(fqn)) {
         Error(*name, fmt::format("'{}' is not a module name: names are dot-separated and non-empty", fqn));
         return;
       }
@@ -328,7 +323,7 @@ class Walker {
       op.module = Unquote(module->children.front()->string_view());
       // The same rule as a module declaration: the printer writes this name as one, and found
       // by the qir fuzzer, an op `in ".x"` printed a module the parser then refused.
-      if (!IsModuleName(op.module)) {
+      if (!internal::IsModuleName(op.module)) {
         Error(*module, fmt::format("'{}' is not a module name: names are dot-separated and non-empty", op.module));
         return;
       }

@@ -86,4 +86,8 @@ float HalfToFloat(uint16_t h) {
   return sign ? -v : v;
 }
 
+bool IsModuleName(std::string_view fqn) {
+  return fqn.empty() || (fqn.front() != '.' && fqn.back() != '.' && fqn.find("..") == std::string_view::npos);
+}
+
 }  // namespace qrules::internal
